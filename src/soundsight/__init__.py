@@ -1,0 +1,1 @@
+"""SoundSight: speak, and see."""

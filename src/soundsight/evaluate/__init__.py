@@ -1,0 +1,1 @@
+"""Scores: each evaluator returns a dataclass of scores."""

@@ -1,0 +1,1 @@
+"""Networks we define, one architecture per file."""

@@ -1,0 +1,1 @@
+"""Spoken Shapes: the synthetic world of shared/specs/spoken-shapes.md."""

@@ -1,0 +1,169 @@
+"""Write a Spoken Shapes data set to disk: scenes, speech and the subject, resumable, on every core."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from soundsight.errors import ConfigError, OutputExistsError, SoundSightError
+from soundsight.files import remove_temporaries, save_jsonl, save_png, save_text, save_wav
+from soundsight.shapes.plan import SPLITS, TEST_VOICES, TRAIN_VOICES, ItemPlan, plan_item, plan_subject
+from soundsight.shapes.render import render_scene
+from soundsight.shapes.spec import SAMPLE_RATE, SPEC_VERSION
+from soundsight.shapes.speech import check_voices, speak
+
+logger = logging.getLogger(__name__)
+
+BUILD_FILE = "build.json"
+MANAGED = ("scenes", "speech", "subject", BUILD_FILE)  # what a build owns under its folder
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    out: Path
+    train: int = 1000
+    val: int = 100
+    test: int = 120
+    novel: int = 120
+    seed: int = 0
+    workers: int = 0  # 0: one process per core
+    force: bool = False  # replace a build made with another seed
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for split in SPLITS:
+            if getattr(self, split) < 0:
+                raise ConfigError(f"--{split} {getattr(self, split)}: a count cannot be negative")
+        if self.workers < 0:
+            raise ConfigError(f"--workers {self.workers}: must be 0 (all cores) or more")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {split: int(getattr(self, split)) for split in SPLITS}
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    out: Path
+    counts: dict[str, int]
+    written: int  # items made in this run
+    reused: int  # items an earlier, interrupted run had already made
+    elapsed_s: float
+    failures: list[str] = field(default_factory=list)
+
+
+def write_item(plan: ItemPlan, root: Path) -> None:
+    """Render and speak one item, skipping any file already made (files appear whole or not at all)."""
+    image_path = root / "scenes" / plan.split / f"{plan.stem}.png"
+    if not image_path.exists():
+        save_png(render_scene(plan.scene), image_path)
+    audio_path = root / "speech" / plan.split / f"{plan.stem}.wav"
+    if not audio_path.exists():
+        save_wav(speak(plan.speech), SAMPLE_RATE, audio_path)
+
+
+def _is_done(plan: ItemPlan, root: Path) -> bool:
+    return (root / "scenes" / plan.split / f"{plan.stem}.png").exists() and (
+        root / "speech" / plan.split / f"{plan.stem}.wav"
+    ).exists()
+
+
+def _write_item_safely(job: tuple[ItemPlan, Path]) -> str | None:
+    plan, root = job
+    try:
+        write_item(plan, root)
+    except SoundSightError as e:
+        return f"{plan.split}/{plan.stem}: {e}"
+    return None
+
+
+def _prepare_folder(config: BuildConfig) -> None:
+    """Check `out` holds nothing, or a build of the same seed and spec (which is resumed)."""
+    out = config.out
+    settings = {"spec_version": SPEC_VERSION, "seed": config.seed}
+    build_file = out / BUILD_FILE
+    if build_file.is_file():
+        earlier = json.loads(build_file.read_text())
+        same = {k: earlier.get(k) for k in settings} == settings
+        if not same and not config.force:
+            raise OutputExistsError(
+                f"'{out}' holds a build with seed {earlier.get('seed')} (spec {earlier.get('spec_version')}): "
+                "use --force to replace it, or another --out"
+            )
+        if not same:
+            for name in MANAGED:
+                path = out / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()):
+        raise OutputExistsError(f"'{out}' exists and is not a Spoken Shapes build: choose another --out")
+    for kind in ("scenes", "speech"):
+        for split in SPLITS:
+            folder = out / kind / split
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_temporaries(folder)
+    (out / "subject").mkdir(parents=True, exist_ok=True)
+    remove_temporaries(out / "subject")
+    save_text(json.dumps({**settings, "counts": config.counts}, indent=2) + "\n", build_file, overwrite=True)
+
+
+def _remove_beyond(config: BuildConfig) -> None:
+    """Drop items an earlier build of a larger count made, so folders hold exactly what metadata lists."""
+    for kind, suffix in (("scenes", ".png"), ("speech", ".wav")):
+        for split, n in config.counts.items():
+            for path in (config.out / kind / split).glob(f"*{suffix}"):
+                if path.stem.isdigit() and int(path.stem) >= n:
+                    path.unlink()
+
+
+def _run(jobs: list[tuple[ItemPlan, Path]], workers: int) -> Iterator[str | None]:
+    if workers == 1:
+        yield from map(_write_item_safely, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap_unordered(_write_item_safely, jobs, chunksize=8)
+
+
+def build_dataset(config: BuildConfig) -> BuildReport:
+    """Write the data set `config` asks for under config.out and return what was done.
+
+    Layout: scenes/{split}/NNNNNN.png + metadata.jsonl, speech/{split}/NNNNNN.wav + metadata.jsonl,
+    subject/NN.png + metadata.jsonl, build.json. An interrupted build resumes where it stopped.
+    """
+    start = time.perf_counter()
+    voices = [*TRAIN_VOICES] if config.train or config.val else []
+    check_voices(voices + ([*TEST_VOICES] if config.test or config.novel else []))
+    _prepare_folder(config)
+    _remove_beyond(config)
+    plans = [plan_item(config.seed, split, i) for split, n in config.counts.items() for i in range(n)]
+    todo = [p for p in plans if not _is_done(p, config.out)]
+    workers = config.workers or os.cpu_count() or 1
+    logger.info("building %d items in '%s' (%d already there) on %d processes", len(plans), config.out,
+                len(plans) - len(todo), workers)  # fmt: skip
+    failures: list[str] = []
+    bar = tqdm(total=len(todo), unit="item", desc="spoken shapes", disable=not config.progress)
+    for failure in _run([(p, config.out) for p in todo], workers):
+        if failure:
+            failures.append(failure)
+        bar.update()
+    bar.close()
+    subject = plan_subject(config.seed)
+    for sp in subject:
+        path = config.out / "subject" / f"{sp.stem}.png"
+        if not path.exists():
+            save_png(render_scene(sp.scene), path)
+    save_jsonl([sp.record() for sp in subject], config.out / "subject" / "metadata.jsonl", overwrite=True)
+    for split in SPLITS:
+        done = [p for p in plans if p.split == split and _is_done(p, config.out)]
+        save_jsonl([p.scene_record() for p in done], config.out / "scenes" / split / "metadata.jsonl", overwrite=True)
+        save_jsonl([p.speech_record() for p in done], config.out / "speech" / split / "metadata.jsonl", overwrite=True)
+    return BuildReport(config.out, config.counts, len(todo) - len(failures), len(plans) - len(todo),
+                       time.perf_counter() - start, failures)  # fmt: skip

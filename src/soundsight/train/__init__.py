@@ -1,0 +1,1 @@
+"""One entry point per thing we train."""

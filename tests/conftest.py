@@ -1,0 +1,18 @@
+"""Shared fixtures: one small Spoken Shapes build per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from soundsight.shapes.build import BuildConfig, BuildReport, build_dataset
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SMALL_COUNTS = {"train": 24, "val": 6, "test": 12, "novel": 12}
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory: pytest.TempPathFactory) -> BuildReport:
+    out = tmp_path_factory.mktemp("shapes") / "set"
+    return build_dataset(BuildConfig(out=out, seed=3, workers=2, progress=False, **SMALL_COUNTS))
