@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from tqdm.auto import tqdm
 
 from soundsight.errors import SoundSightError
 
@@ -22,6 +24,34 @@ shapes_app = typer.Typer(no_args_is_help=True, help="Spoken Shapes: build the da
 train_app = typer.Typer(no_args_is_help=True, help="Train SoundSight's own models from scratch.")
 app.add_typer(shapes_app, name="shapes")
 app.add_typer(train_app, name="train")
+
+# Options shared by speak, transcribe and paint (one name for one thing across commands).
+ASR_MODEL = typer.Option(
+    None, "--asr-model", help="Whisper: a Hub id or a local folder [default: openai/whisper-small]."
+)
+IMAGE_MODEL = typer.Option(
+    None, "--image-model", help="Stable Diffusion: a Hub id or a local folder [default: stable-diffusion-2-1-base]."
+)
+LANGUAGE = typer.Option(None, "--language", help="Language spoken (ISO code, e.g. en, fr); detected if not given.")
+TRANSLATE = typer.Option(False, "--translate", help="Translate the speech to English instead of transcribing it.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
+DTYPE = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16 (float16 falls back to float32 on CPU).")
+SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
+STEPS = typer.Option(30, "--steps", help="Denoising steps.")
+GUIDANCE = typer.Option(7.5, "--guidance", help="Classifier-free guidance scale.")
+NEGATIVE_PROMPT = typer.Option(None, "--negative-prompt", help="What the image should not show.")
+STYLE = typer.Option(None, "--style", help='A template with "{}" for the prompt, e.g. "a watercolor painting of {}".')
+SCHEDULER = typer.Option(None, "--scheduler", help="ddim, ddpm, pndm, lms, euler, euler_a, dpm++ or unipc.")
+NUM_IMAGES = typer.Option(1, "--num-images", help="Images per prompt.")
+WIDTH = typer.Option(None, "--width", help="Image width in pixels (multiple of 8) [default: the model's].")
+HEIGHT = typer.Option(None, "--height", help="Image height in pixels (multiple of 8) [default: the model's].")
+LORA = typer.Option(None, "--lora", help="LoRA weights (folder or .safetensors) to load into the image model.")
+ATTENTION_SLICING = typer.Option(False, "--attention-slicing", help="Less memory in attention, a little slower.")
+CPU_OFFLOAD = typer.Option(False, "--cpu-offload", help="Keep model parts on the CPU until used (GPU only).")
+SUBJECT = typer.Option(None, "--subject", help='Personalised subject phrase for "me", e.g. "sks person".')
+SUBJECT_WORDS = typer.Option("me,myself", "--subject-words", help="Comma-separated words meaning the subject.")
+OUT = typer.Option(..., "--out", "-o", help="Folder for the PNGs and their JSON sidecars.")
+NO_PROGRESS = typer.Option(False, "--no-progress", help="Hide progress bars.")
 
 stdout = Console()
 _options = {"debug": False}
@@ -159,3 +189,200 @@ def train_shape_classifier(
     card = _run(lambda: train(config))
     accuracy = ", ".join(f"{k} {_format(v)}" for k, v in card["accuracy"].items())
     typer.echo(f"saved '{out}': accuracy {accuracy}")
+
+
+def _audio_inputs(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for the audio files in it (sorted)."""
+    from soundsight.audio import AUDIO_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        else:
+            files.append(path)
+    return files
+
+
+def _readable(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """Split files into those libsndfile can read and one failure line for each of the rest."""
+    from soundsight.audio import check_audio_file
+    from soundsight.errors import AudioError
+
+    good, failures = [], []
+    for path in files:
+        try:
+            good.append(check_audio_file(path))
+        except AudioError as e:
+            failures.append(str(e))
+    return good, failures
+
+
+def _finish(failures: list[str], total: int) -> None:
+    if failures:
+        typer.echo(f"{len(failures)} of {total} inputs failed:", err=True)
+        for failure in failures:
+            typer.echo(f"  {failure}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def transcribe(
+    audio: list[Path] = typer.Argument(..., help="Audio files or folders of them."),
+    asr_model: str | None = ASR_MODEL,
+    language: str | None = LANGUAGE,
+    translate: bool = TRANSLATE,
+    timestamps: bool = typer.Option(False, "--timestamps", help="Also give segments with start and end times."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of PATH: transcript."),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Print what is said in each file, one line per file: PATH: transcript."""
+    from soundsight import asr as asr_stage
+    from soundsight.audio import check_speech, load_audio
+    from soundsight.loading import load_asr
+    from soundsight.speech_to_image import DEFAULT_ASR_MODEL
+
+    files = _audio_inputs(audio)
+    good, failures = _readable(files)
+    if not good:
+        _finish(failures, len(files))
+    model = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
+    task = "translate" if translate else "transcribe"
+    for path in tqdm(good, unit="file", desc="transcribe", disable=no_progress or len(good) < 2):
+        try:
+            waveform = load_audio(path)
+            check_speech(waveform, f"'{path}'")
+            heard = asr_stage.transcribe(waveform, model, task=task, language=language, return_timestamps=timestamps)
+        except SoundSightError as e:
+            failures.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+            continue
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), **asdict(heard)}))
+        else:
+            typer.echo(f"{path}: {heard.text}")
+    _finish(failures, len(files))
+
+
+def _configs(
+    seed: int, steps: int, guidance: float, num_images: int, width: int | None, height: int | None,
+    scheduler: str | None, style: str | None, negative_prompt: str | None, subject: str | None, subject_words: str,
+) -> tuple[Any, Any]:  # fmt: skip
+    from soundsight.generate import GenerateConfig
+    from soundsight.prompt import PromptConfig
+
+    words = tuple(w.strip() for w in subject_words.split(",") if w.strip())
+    prompt_config = _run(lambda: PromptConfig(style, negative_prompt, subject, words))
+    generate_config = _run(lambda: GenerateConfig(steps, guidance, num_images, seed, width, height, scheduler))
+    return prompt_config, generate_config
+
+
+@app.command()
+def speak(
+    audio: list[Path] = typer.Argument(..., help="Recordings, or folders of them."),
+    out: Path = OUT,
+    asr_model: str | None = ASR_MODEL,
+    image_model: str | None = IMAGE_MODEL,
+    language: str | None = LANGUAGE,
+    translate: bool = TRANSLATE,
+    seed: int = SEED,
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    negative_prompt: str | None = NEGATIVE_PROMPT,
+    style: str | None = STYLE,
+    scheduler: str | None = SCHEDULER,
+    num_images: int = NUM_IMAGES,
+    width: int | None = WIDTH,
+    height: int | None = HEIGHT,
+    lora: Path | None = LORA,
+    subject: str | None = SUBJECT,
+    subject_words: str = SUBJECT_WORDS,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    attention_slicing: bool = ATTENTION_SLICING,
+    cpu_offload: bool = CPU_OFFLOAD,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Speak, and see: transcribe each recording, build a prompt, paint it into OUT.
+
+    Split a large batch over processes or GPUs with `accelerate launch -m soundsight speak ...`.
+    """
+    from accelerate import PartialState
+
+    from soundsight.loading import load_asr, load_pipeline
+    from soundsight.output import save_generation
+    from soundsight.speech_to_image import DEFAULT_ASR_MODEL, DEFAULT_IMAGE_MODEL, speech_to_image
+
+    prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
+                                              negative_prompt, subject, subject_words)  # fmt: skip
+    files = _audio_inputs(audio)
+    good, failures = _readable(files)
+    if not good:
+        _finish(failures, len(files))
+    state = PartialState(cpu=device == "cpu")
+    if state.num_processes > 1 and device == "auto":
+        device = str(state.device)
+    image_name = image_model or DEFAULT_IMAGE_MODEL
+    asr = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
+    pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
+                                      attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
+    show = not no_progress and state.is_local_main_process
+    with state.split_between_processes(good) as mine:
+        for path in tqdm(mine, unit="file", desc="speak", disable=not show):
+            try:
+                result = speech_to_image(path, asr, pipe, image_model=image_name,
+                                         task="translate" if translate else "transcribe", language=language,
+                                         prompt_config=prompt_config, generate_config=generate_config,
+                                         progress=show and len(mine) == 1)  # fmt: skip
+            except SoundSightError as e:
+                failures.append(str(e) if str(path) in str(e) else f"'{path}': {e}")
+                continue
+            saved = save_generation(result.generation, out, path.stem, transcript=result.transcript, source=path)
+            for png in saved:
+                typer.echo(f"{path}: {result.transcript.text!r} -> {result.prompt.text!r} -> {png}")
+    _finish(failures, len(files) if state.is_main_process else len(failures))
+
+
+@app.command()
+def paint(
+    prompt: str = typer.Argument(..., help="What to paint."),
+    out: Path = OUT,
+    image_model: str | None = IMAGE_MODEL,
+    seed: int = SEED,
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    negative_prompt: str | None = NEGATIVE_PROMPT,
+    style: str | None = STYLE,
+    scheduler: str | None = SCHEDULER,
+    num_images: int = NUM_IMAGES,
+    width: int | None = WIDTH,
+    height: int | None = HEIGHT,
+    lora: Path | None = LORA,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    attention_slicing: bool = ATTENTION_SLICING,
+    cpu_offload: bool = CPU_OFFLOAD,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint a text prompt into OUT (no speech involved)."""
+    from soundsight.generate import generate
+    from soundsight.loading import load_pipeline
+    from soundsight.output import save_generation
+    from soundsight.prompt import Prompt
+    from soundsight.speech_to_image import DEFAULT_IMAGE_MODEL
+
+    prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
+                                              negative_prompt, None, "")  # fmt: skip
+    if not prompt.strip():
+        typer.echo("error: the prompt is empty", err=True)
+        raise typer.Exit(1)
+    text = style.format(prompt.strip()) if style else prompt.strip()
+    image_name = image_model or DEFAULT_IMAGE_MODEL
+    pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
+                                      attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
+    generation = generate(Prompt(text, negative_prompt, prompt), pipe, generate_config, model=image_name,
+                          progress=not no_progress)  # fmt: skip
+    stem = "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "paint"
+    for png in save_generation(generation, out, stem):
+        typer.echo(str(png))

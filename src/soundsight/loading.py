@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
 
+import torch
 from safetensors.torch import load_file
 
-from soundsight.errors import ModelNotFoundError
+from soundsight.devices import resolve_device
+from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.models.shape_classifier import ShapeClassifier, ShapeClassifierConfig
+
+if TYPE_CHECKING:
+    from diffusers import DiffusionPipeline
+
+    from soundsight.asr import AsrModel
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -37,3 +53,129 @@ def load_shape_classifier(folder: Path | str | None = None) -> ShapeClassifier:
 def default_shape_classifier() -> ShapeClassifier:
     """The bundled shape classifier, loaded once per process."""
     return load_shape_classifier()
+
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """Return the torch dtype for "float32"/"fp32", "bfloat16"/"bf16" or "float16"/"fp16" on `device`.
+
+    float16 on a CPU falls back to float32 with a warning: CPU kernels for it are slow or missing.
+    """
+    name = DTYPE_ALIASES.get(dtype, dtype)
+    if name not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r}: expected float32, bfloat16 or float16")
+    if name == "float16" and device.type == "cpu":
+        warnings.warn("float16 asked for on a CPU: using float32 instead", stacklevel=2)
+        return torch.float32
+    return DTYPES[name]
+
+
+def _is_local(name: str | Path) -> bool:
+    return Path(name).expanduser().exists() or str(name).startswith((".", "/", "~"))
+
+
+def _not_found(name: str | Path, kind: str, flag: str, error: Exception) -> ModelNotFoundError:
+    if _is_local(name):
+        return ModelNotFoundError(
+            f"{kind} '{name}': not a model folder ({type(error).__name__}: {error})".split("\n")[0]
+        )
+    return ModelNotFoundError(
+        f"{kind} '{name}' is not on this machine and the Hugging Face Hub cannot be reached: "
+        f"download it where there is a network, then pass its folder ({flag} PATH)"
+    )
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers at all (one TCP connect), so offline use fails fast."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def _from_pretrained(load: Callable[..., T], name: str | Path, **kwargs: Any) -> T:
+    """Call a from_pretrained: a local folder or the Hub cache first, the Hub only if it answers."""
+    if _is_local(name):
+        return load(str(Path(name).expanduser()), **kwargs)
+    try:
+        return load(str(name), local_files_only=True, **kwargs)
+    except (OSError, ValueError):
+        if not hub_reachable():
+            raise
+    return load(str(name), **kwargs)
+
+
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrModel:
+    """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    if _is_local(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"ASR model '{name}': no such folder")
+    try:
+        model = _from_pretrained(
+            WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=torch_dtype
+        )
+        processor = _from_pretrained(WhisperProcessor.from_pretrained, name)
+    except (OSError, ValueError) as e:
+        raise _not_found(name, "ASR model", "--asr-model", e) from e
+    logger.info("loaded ASR model '%s' on %s (%s)", name, target, torch_dtype)
+    from soundsight.asr import AsrModel
+
+    return AsrModel(model.to(target).eval(), processor, str(name))
+
+
+def load_pipeline(
+    name: str | Path,
+    *,
+    device: str = "auto",
+    dtype: str = "float32",
+    lora: Path | str | None = None,
+    attention_slicing: bool = False,
+    cpu_offload: bool = False,
+) -> DiffusionPipeline:
+    """Return a diffusers text-to-image pipeline (Hub id or local folder), ready on `device`.
+
+    Args:
+        lora: LoRA weights (a folder or .safetensors file) loaded with load_lora_weights.
+        attention_slicing: trade speed for memory in attention.
+        cpu_offload: keep submodules on the CPU until used (needs accelerate and a GPU).
+    """
+    from diffusers import AutoPipelineForText2Image
+
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    if _is_local(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"image model '{name}': no such folder")
+    try:
+        pipe = _from_pretrained(
+            AutoPipelineForText2Image.from_pretrained, name, dtype=torch_dtype, use_safetensors=True
+        )
+    except (OSError, ValueError) as e:
+        raise _not_found(name, "image model", "--image-model", e) from e
+    if lora is not None:
+        lora_path = Path(lora)
+        if not lora_path.exists():
+            raise ModelNotFoundError(f"LoRA weights '{lora}': no such file or folder")
+        try:
+            pipe.load_lora_weights(str(lora_path))
+        except (OSError, ValueError, KeyError) as e:
+            raise ModelNotFoundError(f"LoRA weights '{lora}': cannot load them into '{name}' ({e})") from e
+    if attention_slicing:
+        pipe.enable_attention_slicing()
+    if cpu_offload and target.type != "cpu":
+        pipe.enable_model_cpu_offload(device=target)
+    else:
+        pipe.to(target)
+    logger.info("loaded image model '%s' on %s (%s)", name, target, torch_dtype)
+    return pipe

@@ -1,0 +1,116 @@
+"""Speech -> image: load audio, check it holds speech, transcribe, build the prompt, paint. Timed per stage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from diffusers import DiffusionPipeline
+from PIL import Image
+
+from soundsight.asr import AsrModel, Transcript, transcribe
+from soundsight.audio import check_speech, load_audio
+from soundsight.generate import GenerateConfig, Generation, generate
+from soundsight.loading import load_asr, load_pipeline
+from soundsight.prompt import Prompt, PromptConfig, build_prompt
+
+# Until the offline defaults are trained (issues 5 and 6), the defaults are the real checkpoints.
+DEFAULT_ASR_MODEL = "openai/whisper-small"
+DEFAULT_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
+
+
+@dataclass(frozen=True)
+class SpeechToImageResult:
+    transcript: Transcript
+    prompt: Prompt
+    generation: Generation
+    timings_s: dict[str, float] = field(default_factory=dict)  # per stage: audio, vad, asr, prompt, paint
+
+    @property
+    def language(self) -> str | None:
+        return self.transcript.language
+
+    @property
+    def images(self) -> tuple[Image.Image, ...]:
+        return self.generation.images
+
+
+def speech_to_image(
+    audio: Path | str | np.ndarray,
+    asr: AsrModel,
+    pipe: DiffusionPipeline,
+    *,
+    image_model: str = "",
+    task: str = "transcribe",
+    language: str | None = None,
+    prompt_config: PromptConfig | None = None,
+    generate_config: GenerateConfig | None = None,
+    progress: bool = True,
+) -> SpeechToImageResult:
+    """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        timings[stage] = now - start
+        start = now
+
+    name = f"'{audio}'" if not isinstance(audio, np.ndarray) else "audio"
+    waveform = load_audio(audio) if not isinstance(audio, np.ndarray) else audio
+    lap("audio")
+    check_speech(waveform, name)
+    lap("vad")
+    transcript = transcribe(waveform, asr, task=task, language=language)
+    lap("asr")
+    prompt = build_prompt(transcript.text, prompt_config)
+    lap("prompt")
+    generation = generate(prompt, pipe, generate_config, model=image_model, progress=progress)
+    lap("paint")
+    return SpeechToImageResult(transcript, prompt, generation, timings)
+
+
+class SpeechToImage:
+    """The Python API most users call first: models loaded once, then one call per recording.
+
+    >>> s2i = SpeechToImage.from_pretrained("openai/whisper-small", "stabilityai/stable-diffusion-2-1-base")
+    >>> result = s2i("recording.wav")
+    >>> result.transcript.text, result.prompt.text, result.images[0]
+    """
+
+    def __init__(self, asr: AsrModel, pipe: DiffusionPipeline, image_model: str) -> None:
+        self.asr = asr
+        self.pipe = pipe
+        self.image_model = image_model
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        asr_model: str | Path = DEFAULT_ASR_MODEL,
+        image_model: str | Path = DEFAULT_IMAGE_MODEL,
+        *,
+        device: str = "auto",
+        dtype: str = "float32",
+        lora: Path | str | None = None,
+    ) -> SpeechToImage:
+        asr = load_asr(asr_model, device=device, dtype=dtype)
+        pipe = load_pipeline(image_model, device=device, dtype=dtype, lora=lora)
+        return cls(asr, pipe, str(image_model))
+
+    def __call__(
+        self,
+        audio: Path | str | np.ndarray,
+        *,
+        task: str = "transcribe",
+        language: str | None = None,
+        prompt_config: PromptConfig | None = None,
+        generate_config: GenerateConfig | None = None,
+        progress: bool = True,
+    ) -> SpeechToImageResult:
+        return speech_to_image(
+            audio, self.asr, self.pipe, image_model=self.image_model, task=task, language=language,
+            prompt_config=prompt_config, generate_config=generate_config, progress=progress,
+        )  # fmt: skip

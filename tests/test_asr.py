@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundsight.asr import transcribe
+from soundsight.audio import load_audio
+from soundsight.errors import AudioError, ConfigError, ModelNotFoundError
+from soundsight.loading import load_asr
+
+from .conftest import SHARED_DATA
+
+JFK = SHARED_DATA / "speech" / "en_jfk.wav"  # 11 s, longer than the tiny model's 5 s window
+
+
+def test_the_context_comes_from_the_model_config(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    assert asr.context_s == 5.0 and asr.multilingual
+    assert len(asr.processor.tokenizer) == 51_865
+
+
+def test_transcribe_reports_language_task_and_model_and_is_deterministic(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    waveform = load_audio(SHARED_DATA / "speech" / "en_goforward.wav")
+    first = transcribe(waveform, asr, language="fr", task="translate", max_new_tokens=8)
+    assert (first.language, first.task, first.model) == ("fr", "translate", str(tiny_whisper))
+    assert first.text == transcribe(waveform, asr, language="fr", task="translate", max_new_tokens=8).text
+    assert first.no_speech_prob is not None and 0 <= first.no_speech_prob < 0.01
+
+
+def test_the_language_is_detected_when_not_given(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    heard = transcribe(load_audio(SHARED_DATA / "speech" / "en_goforward.wav"), asr, max_new_tokens=4)
+    languages = {token[2:-2] for token in asr.model.generation_config.lang_to_id}
+    assert heard.language in languages
+
+
+def test_audio_longer_than_the_context_is_transcribed_whole_with_timestamps(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    heard = transcribe(load_audio(JFK), asr, language="en", return_timestamps=True, max_new_tokens=6)
+    assert heard.segments, "long-form decoding returns timed segments"
+    assert all(s.start_s <= s.end_s for s in heard.segments)
+    assert max(s.end_s for s in heard.segments) > asr.context_s  # it went past the first window
+
+
+def test_no_speech_probability_above_the_threshold_is_an_error(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    with pytest.raises(AudioError, match=r"Whisper hears no speech \(no-speech probability"):
+        transcribe(np.zeros(16000, np.float32), asr, language="en", no_speech_threshold=0.0)
+
+
+def test_bad_task_and_missing_models_are_clear_errors(tiny_whisper: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="task 'summarise'"):
+        transcribe(np.zeros(16000, np.float32), load_asr(tiny_whisper), task="summarise")
+    with pytest.raises(ModelNotFoundError, match="ASR model '/nonexistent/whisper': no such folder"):
+        load_asr("/nonexistent/whisper")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFoundError, match="not a model folder"):
+        load_asr(tmp_path / "empty")
+
+
+def test_an_unreachable_hub_model_says_how_to_pass_a_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("soundsight.loading.hub_reachable", lambda timeout_s=3.0: False)
+    with pytest.raises(ModelNotFoundError) as info:
+        load_asr("openai/whisper-nonexistent-size")
+    assert str(info.value) == (
+        "ASR model 'openai/whisper-nonexistent-size' is not on this machine and the Hugging Face Hub cannot be "
+        "reached: download it where there is a network, then pass its folder (--asr-model PATH)"
+    )

@@ -1,0 +1,87 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from soundsight.cli import app
+
+from .conftest import SHARED_DATA
+
+runner = CliRunner()
+SPEECH = SHARED_DATA / "speech"
+
+
+def test_transcribe_prints_one_line_per_file_and_json(tiny_whisper: Path) -> None:
+    files = [str(SPEECH / "en_goforward.wav"), str(SPEECH / "formats" / "en_jfk_lossless.flac")]
+    result = runner.invoke(app, ["transcribe", *files, "--asr-model", str(tiny_whisper), "--language", "en"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == files
+    as_json = runner.invoke(app, ["transcribe", files[0], "--asr-model", str(tiny_whisper), "--json", "--language",
+                                  "fr", "--translate", "--timestamps"])  # fmt: skip
+    row = json.loads(as_json.stdout)
+    assert (row["path"], row["language"], row["task"]) == (files[0], "fr", "translate")
+    assert row["segments"] and {"start_s", "end_s", "text"} <= set(row["segments"][0])
+
+
+def test_bad_inputs_are_found_before_any_model_loads(tmp_path: Path) -> None:
+    (tmp_path / "notes.m4a").write_bytes(b"not audio")
+    result = runner.invoke(app, ["transcribe", str(tmp_path / "notes.m4a"), str(tmp_path / "missing.wav"),
+                                 "--asr-model", "/nonexistent/model"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "unsupported format" in result.stderr and "missing.wav': no such file" in result.stderr
+    assert "nonexistent/model" not in result.output  # no model was loaded
+    bad = runner.invoke(app, ["speak", str(SPEECH / "en_goforward.wav"), "-o", str(tmp_path), "--steps", "0",
+                              "--image-model", "/nonexistent/model"])  # fmt: skip
+    assert bad.exit_code == 1 and bad.stderr.strip() == "error: steps 0: must be at least 1"
+
+
+def test_speak_paints_names_and_tags_each_file_and_goes_on_past_bad_ones(
+    tiny_whisper: Path, tiny_sd: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    inputs = [str(SPEECH / "en_goforward.wav"), str(SHARED_DATA / "sounds" / "cow.wav"), str(tmp_path / "gone.wav")]
+    args = ["speak", *inputs, "-o", str(out), "--asr-model", str(tiny_whisper), "--image-model", str(tiny_sd),
+            "--steps", "2", "--seed", "11", "--language", "en", "--negative-prompt", "blurry",
+            "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "2 of 3 inputs failed" in result.stderr
+    assert "cow.wav': no speech found" in result.stderr and "gone.wav': no such file" in result.stderr
+    png = out / "en_goforward-11.png"
+    meta = json.loads(png.with_suffix(".json").read_text())
+    assert meta["asr_model"] == str(tiny_whisper) and meta["image_model"] == str(tiny_sd)
+    assert meta["language"] == "en" and meta["seed"] == 11 and meta["negative_prompt"] == "blurry"
+    with Image.open(png) as image:
+        parameters = image.text["parameters"].splitlines()
+    assert parameters[0] == meta["prompt"] and parameters[1] == "Negative prompt: blurry"
+    assert parameters[2] == f"Steps: 2, Sampler: DDIM, CFG scale: 7.5, Seed: 11, Size: 32x32, Model: {tiny_sd}"
+    assert runner.invoke(app, args).exit_code == 1 and (out / "en_goforward-11-2.png").exists()  # no overwrite
+
+
+def test_paint_writes_the_prompt_as_given(tiny_sd: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["paint", "A red star!", "-o", str(tmp_path), "--image-model", str(tiny_sd),
+                                 "--steps", "2", "--num-images", "2", "--style", "a drawing of {}"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a-red-star-0.png", "a-red-star-1.png"]
+    assert json.loads((tmp_path / "a-red-star-1.json").read_text())["prompt"] == "a drawing of A red star!"
+
+
+def test_speak_splits_a_batch_over_two_processes_with_accelerate(
+    tiny_whisper: Path, tiny_sd: Path, tmp_path: Path
+) -> None:
+    clips = ["en_goforward.wav", "en_jfk.wav", "en_librivox_sense_0880.wav", "en_cards_001.wav"]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", "-m", "soundsight", "speak",
+           *[str(SPEECH / c) for c in clips], "-o", str(out), "--asr-model", str(tiny_whisper),
+           "--image-model", str(tiny_sd), "--steps", "2", "--language", "en", "--no-progress"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(c).stem}-0.png" for c in clips)
+    assert len([line for line in result.stdout.splitlines() if " -> " in line]) == 4  # each file painted once

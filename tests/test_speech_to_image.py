@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundsight.errors import AudioError
+from soundsight.generate import GenerateConfig
+from soundsight.prompt import PromptConfig
+from soundsight.speech_to_image import SpeechToImage
+
+from .conftest import SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def s2i(tiny_whisper: Path, tiny_sd: Path) -> SpeechToImage:
+    return SpeechToImage.from_pretrained(tiny_whisper, tiny_sd, device="cpu")
+
+
+def test_one_call_gives_transcript_prompt_images_and_timings(s2i: SpeechToImage) -> None:
+    result = s2i(
+        SHARED_DATA / "speech" / "en_goforward.wav", language="en",
+        prompt_config=PromptConfig(style="a painting of {}"), generate_config=GenerateConfig(steps=2, seed=4),
+        progress=False,
+    )  # fmt: skip
+    assert result.language == "en" and result.transcript.task == "transcribe"
+    assert result.prompt.source == result.transcript.text
+    assert result.prompt.text.startswith("a painting of ")
+    assert result.generation.seeds == (4,) and result.images[0].size == (32, 32)
+    assert set(result.timings_s) == {"audio", "vad", "asr", "prompt", "paint"}
+    assert all(t >= 0 for t in result.timings_s.values())
+    again = s2i(SHARED_DATA / "speech" / "en_goforward.wav", language="en",
+                prompt_config=PromptConfig(style="a painting of {}"), generate_config=GenerateConfig(steps=2, seed=4),
+                progress=False)  # fmt: skip
+    assert again.transcript.text == result.transcript.text
+    assert np.array_equal(np.asarray(again.images[0]), np.asarray(result.images[0]))
+
+
+def test_sounds_that_are_not_speech_never_reach_whisper(s2i: SpeechToImage) -> None:
+    with pytest.raises(AudioError, match="'.*thunder.wav': no speech found"):
+        s2i(SHARED_DATA / "sounds" / "thunder.wav")
+    with pytest.raises(AudioError, match="audio: no speech found"):
+        s2i(np.zeros(16000, dtype=np.float32))
