@@ -33,7 +33,11 @@ def test_bad_inputs_are_found_before_any_model_loads(tmp_path: Path) -> None:
     result = runner.invoke(app, ["transcribe", str(tmp_path / "notes.m4a"), str(tmp_path / "missing.wav"),
                                  "--asr-model", "/nonexistent/model"])  # fmt: skip
     assert result.exit_code == 1
-    assert "unsupported format" in result.stderr and "missing.wav': no such file" in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: cannot read audio '{tmp_path / 'notes.m4a'}': unsupported format "
+        "(expected wav, flac, ogg, aiff or mp3)",
+        f"error: cannot read audio '{tmp_path / 'missing.wav'}': no such file",
+    ]
     assert "nonexistent/model" not in result.output  # no model was loaded
     bad = runner.invoke(app, ["speak", str(SPEECH / "en_goforward.wav"), "-o", str(tmp_path), "--steps", "0",
                               "--image-model", "/nonexistent/model"])  # fmt: skip
@@ -50,7 +54,7 @@ def test_speak_paints_names_and_tags_each_file_and_goes_on_past_bad_ones(
             "--no-progress"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 1
-    assert "2 of 3 inputs failed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2
     assert "cow.wav': no speech found" in result.stderr and "gone.wav': no such file" in result.stderr
     png = out / "en_goforward-11.png"
     meta = json.loads(png.with_suffix(".json").read_text())

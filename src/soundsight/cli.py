@@ -191,6 +191,22 @@ def train_shape_classifier(
     typer.echo(f"saved '{out}': accuracy {accuracy}")
 
 
+def _quiet_libraries() -> None:
+    """Keep transformers' and diffusers' own notices and loading bars off the user's terminal (unless -v)."""
+    if logging.getLogger().level <= logging.INFO:
+        return
+    import diffusers
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    diffusers.logging.set_verbosity_error()
+    diffusers.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+
+
 def _audio_inputs(paths: list[Path]) -> list[Path]:
     """Files as given; a folder stands for the audio files in it (sorted)."""
     from soundsight.audio import AUDIO_SUFFIXES
@@ -218,11 +234,11 @@ def _readable(files: list[Path]) -> tuple[list[Path], list[str]]:
     return good, failures
 
 
-def _finish(failures: list[str], total: int) -> None:
+def _finish(failures: list[str]) -> None:
+    """One line on stderr per input that failed, then exit 1 if any did."""
+    for failure in failures:
+        typer.echo(f"error: {failure}", err=True)
     if failures:
-        typer.echo(f"{len(failures)} of {total} inputs failed:", err=True)
-        for failure in failures:
-            typer.echo(f"  {failure}", err=True)
         raise typer.Exit(1)
 
 
@@ -247,7 +263,8 @@ def transcribe(
     files = _audio_inputs(audio)
     good, failures = _readable(files)
     if not good:
-        _finish(failures, len(files))
+        _finish(failures)
+    _quiet_libraries()
     model = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
     task = "translate" if translate else "transcribe"
     for path in tqdm(good, unit="file", desc="transcribe", disable=no_progress or len(good) < 2):
@@ -262,7 +279,7 @@ def transcribe(
             typer.echo(json.dumps({"path": str(path), **asdict(heard)}))
         else:
             typer.echo(f"{path}: {heard.text}")
-    _finish(failures, len(files))
+    _finish(failures)
 
 
 def _configs(
@@ -319,11 +336,12 @@ def speak(
     files = _audio_inputs(audio)
     good, failures = _readable(files)
     if not good:
-        _finish(failures, len(files))
+        _finish(failures)
     state = PartialState(cpu=device == "cpu")
     if state.num_processes > 1 and device == "auto":
         device = str(state.device)
     image_name = image_model or DEFAULT_IMAGE_MODEL
+    _quiet_libraries()
     asr = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
@@ -341,7 +359,7 @@ def speak(
             saved = save_generation(result.generation, out, path.stem, transcript=result.transcript, source=path)
             for png in saved:
                 typer.echo(f"{path}: {result.transcript.text!r} -> {result.prompt.text!r} -> {png}")
-    _finish(failures, len(files) if state.is_main_process else len(failures))
+    _finish(failures)
 
 
 @app.command()
@@ -379,6 +397,7 @@ def paint(
         raise typer.Exit(1)
     text = style.format(prompt.strip()) if style else prompt.strip()
     image_name = image_model or DEFAULT_IMAGE_MODEL
+    _quiet_libraries()
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     generation = generate(Prompt(text, negative_prompt, prompt), pipe, generate_config, model=image_name,

@@ -47,9 +47,13 @@ def speech_to_image(
     language: str | None = None,
     prompt_config: PromptConfig | None = None,
     generate_config: GenerateConfig | None = None,
+    asr_max_new_tokens: int | None = None,
     progress: bool = True,
 ) -> SpeechToImageResult:
-    """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform)."""
+    """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform).
+
+    `asr_max_new_tokens` caps the tokens Whisper decodes per window (None: the model's own limit).
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
@@ -64,7 +68,7 @@ def speech_to_image(
     lap("audio")
     check_speech(waveform, name)
     lap("vad")
-    transcript = transcribe(waveform, asr, task=task, language=language)
+    transcript = transcribe(waveform, asr, task=task, language=language, max_new_tokens=asr_max_new_tokens)
     lap("asr")
     prompt = build_prompt(transcript.text, prompt_config)
     lap("prompt")
