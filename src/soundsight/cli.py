@@ -405,3 +405,79 @@ def paint(
     stem = "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "paint"
     for png in save_generation(generation, out, stem):
         typer.echo(str(png))
+
+
+@train_app.command("asr")
+def train_asr(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder."),
+    out: Path = typer.Option(Path("runs/asr"), "--out", help="Run folder: checkpoints, log, final model in out/model."),
+    tokenizer: Path = typer.Option(
+        Path("../shared/data/tokenizers/multilingual.tiktoken"), "--tokenizer", help="OpenAI's multilingual.tiktoken."
+    ),
+    context_s: int = typer.Option(8, "--context-s", help="Audio window in seconds (OpenAI's models: 30)."),
+    d_model: int = typer.Option(128, "--d-model"),
+    encoder_layers: int = typer.Option(3, "--encoder-layers"),
+    decoder_layers: int = typer.Option(2, "--decoder-layers"),
+    attention_heads: int = typer.Option(4, "--attention-heads"),
+    ffn_dim: int = typer.Option(512, "--ffn-dim"),
+    steps: int = typer.Option(3000, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
+    learning_rate: float = typer.Option(1.5e-3, "--learning-rate"),
+    warmup_steps: int = typer.Option(200, "--warmup-steps"),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    keep_checkpoints: int = typer.Option(2, "--keep-checkpoints"),
+    validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
+    seed: int = typer.Option(0, "--seed"),
+    mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16."),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train a Whisper from scratch on Spoken Shapes speech; run again to resume after a stop."""
+    from soundsight.train.asr import AsrTrainConfig
+    from soundsight.train.asr import main as train
+
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    config = _run(lambda: AsrTrainConfig(
+        data=data, out=out, tokenizer=tokenizer, context_s=context_s, d_model=d_model, encoder_layers=encoder_layers,
+        decoder_layers=decoder_layers, attention_heads=attention_heads, ffn_dim=ffn_dim, steps=steps,
+        batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
+        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, validate_every=validate_every, seed=seed,
+        mixed_precision=mixed_precision, progress=not no_progress,
+    ))  # fmt: skip
+    final = _run(lambda: train(config))
+    typer.echo(f"saved '{final}'")
+
+
+evaluate_app = typer.Typer(no_args_is_help=True, help="Score models on Spoken Shapes.")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("asr")
+def evaluate_asr(
+    speech_dir: Path = typer.Argument(..., help="A built speech split, e.g. runs/shapes/speech/test."),
+    asr_model: str | None = ASR_MODEL,
+    limit: int | None = typer.Option(None, "--limit", help="Score only the first N clips."),
+    report: Path | None = typer.Option(None, "--report", help="Write the scores and every error to this JSON file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --report file."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Word error rate against the spoken text: overall, clean, noisy and per voice."""
+    from soundsight.evaluate.wer import score_split
+    from soundsight.files import save_text
+    from soundsight.loading import load_asr
+    from soundsight.speech_to_image import DEFAULT_ASR_MODEL
+
+    _check_new(report, force)
+    _quiet_libraries()
+    model = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device))
+    scores = _run(lambda: score_split(model, speech_dir, limit=limit, progress=not no_progress))
+    table = Table(title=f"WER on '{speech_dir}' ({scores.num_clips} clips, {model.name})")
+    table.add_column("part")
+    table.add_column("WER", justify="right")
+    for name, value in [("all", scores.wer), ("clean", scores.wer_clean), ("noisy", scores.wer_noisy),
+                        *((f"voice {v}", w) for v, w in scores.per_voice.items())]:  # fmt: skip
+        table.add_row(name, _format(value))
+    stdout.print(table)
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
