@@ -427,6 +427,7 @@ def train_asr(
     checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
     keep_checkpoints: int = typer.Option(2, "--keep-checkpoints"),
     validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(10, "--log-every", help="Steps between lines of out/log.jsonl."),
     seed: int = typer.Option(0, "--seed"),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16."),
     no_progress: bool = NO_PROGRESS,
@@ -441,7 +442,8 @@ def train_asr(
         data=data, out=out, tokenizer=tokenizer, context_s=context_s, d_model=d_model, encoder_layers=encoder_layers,
         decoder_layers=decoder_layers, attention_heads=attention_heads, ffn_dim=ffn_dim, steps=steps,
         batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
-        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, validate_every=validate_every, seed=seed,
+        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, validate_every=validate_every,
+        log_every=log_every, seed=seed,
         mixed_precision=mixed_precision, progress=not no_progress,
     ))  # fmt: skip
     final = _run(lambda: train(config))
