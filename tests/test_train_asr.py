@@ -12,7 +12,8 @@ import pytest
 from soundsight.errors import ConfigError
 from soundsight.loading import load_asr
 from soundsight.shapes.build import BuildReport
-from soundsight.train.asr import AsrTrainConfig, batch_indices, main
+from soundsight.train.asr import AsrTrainConfig, main
+from soundsight.train.batches import batch_indices
 
 from .tiny_models import TOKENIZERS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -11,6 +12,9 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from soundsight.audio import SAMPLE_RATE
 from soundsight.errors import AudioError, ConfigError
+
+if TYPE_CHECKING:
+    from soundsight.moonshine import MoonshineModel
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ def _first_window_probe(features: torch.Tensor, asr: AsrModel, language: str | N
 
 def transcribe(
     waveform: np.ndarray,
-    asr: AsrModel,
+    asr: AsrModel | MoonshineModel,
     *,
     task: str = "transcribe",
     language: str | None = None,
@@ -105,6 +109,12 @@ def transcribe(
     """
     if task not in TASKS:
         raise ConfigError(f"task {task!r}: expected transcribe or translate")
+    if not isinstance(asr, AsrModel):
+        from soundsight.moonshine import transcribe_moonshine
+
+        if task == "translate" or language not in (None, "en"):
+            raise ConfigError("ASR model 'moonshine' hears English only: no --translate or other --language")
+        return transcribe_moonshine(waveform, asr)
     if len(waveform) == 0:
         raise AudioError("no audio to transcribe")
     features, attention_mask = _features(waveform, asr)

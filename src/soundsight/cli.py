@@ -258,14 +258,14 @@ def transcribe(
     from soundsight import asr as asr_stage
     from soundsight.audio import check_speech, load_audio
     from soundsight.loading import load_asr
-    from soundsight.speech_to_image import DEFAULT_ASR_MODEL
+    from soundsight.speech_to_image import default_asr_model
 
     files = _audio_inputs(audio)
     good, failures = _readable(files)
     if not good:
         _finish(failures)
     _quiet_libraries()
-    model = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
+    model = _run(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     task = "translate" if translate else "transcribe"
     for path in tqdm(good, unit="file", desc="transcribe", disable=no_progress or len(good) < 2):
         try:
@@ -329,7 +329,7 @@ def speak(
 
     from soundsight.loading import load_asr, load_pipeline
     from soundsight.output import save_generation
-    from soundsight.speech_to_image import DEFAULT_ASR_MODEL, DEFAULT_IMAGE_MODEL, speech_to_image
+    from soundsight.speech_to_image import DEFAULT_IMAGE_MODEL, default_asr_model, speech_to_image
 
     prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
                                               negative_prompt, subject, subject_words)  # fmt: skip
@@ -342,7 +342,7 @@ def speak(
         device = str(state.device)
     image_name = image_model or DEFAULT_IMAGE_MODEL
     _quiet_libraries()
-    asr = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device, dtype=dtype))
+    asr = _run(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     show = not no_progress and state.is_local_main_process
@@ -450,6 +450,76 @@ def train_asr(
     typer.echo(f"saved '{final}'")
 
 
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected comma-separated integers", param_hint=name) from None
+    return values
+
+
+@train_app.command("image")
+def train_image(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder."),
+    out: Path = typer.Option(Path("runs/image"), "--out", help="Run folder: vae/, diffusion/, the pipeline in model/."),
+    stage: str = typer.Option("all", "--stage", help="vae, diffusion, or all (vae then diffusion)."),
+    tokenizer: Path = typer.Option(
+        Path("../shared/data/tokenizers/bpe_simple_vocab_16e6.txt.gz"), "--tokenizer", help="OpenAI's CLIP BPE file."
+    ),
+    vae_channels: str = typer.Option(
+        "16,32,64", "--vae-channels", help="Per level; each level after the first halves the side."
+    ),
+    unet_channels: str = typer.Option("64,128,128", "--unet-channels"),
+    text_width: int = typer.Option(128, "--text-width"),
+    text_layers: int = typer.Option(3, "--text-layers"),
+    vae_steps: int = typer.Option(3000, "--vae-steps"),
+    vae_batch_size: int = typer.Option(32, "--vae-batch-size"),
+    steps: int = typer.Option(20_000, "--steps", help="Diffusion steps (text encoder and UNet)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Global diffusion batch, split over processes."),
+    learning_rate: float = typer.Option(8e-4, "--learning-rate", help="Diffusion learning rate."),
+    guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance of the validation images."),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    validate_every: int = typer.Option(1000, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    vae_mixed_precision: str = typer.Option("bf16", "--vae-mixed-precision", help="no, bf16 or fp16 (measure)."),
+    mixed_precision: str = typer.Option("no", "--mixed-precision", help="Diffusion: no, bf16 or fp16 (measure)."),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train a Stable Diffusion from scratch on Spoken Shapes: the VAE, then text encoder and UNet.
+    Run again to resume after a stop."""
+    from soundsight.models.image_model import ImageModelConfig
+    from soundsight.train import diffusion, vae
+
+    if stage not in ("vae", "diffusion", "all"):
+        typer.echo(f"error: --stage {stage!r}: expected vae, diffusion or all", err=True)
+        raise typer.Exit(1)
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    model = _run(lambda: ImageModelConfig(vae_channels=_ints(vae_channels, "--vae-channels"),
+                                          unet_channels=_ints(unet_channels, "--unet-channels"),
+                                          text_width=text_width, text_layers=text_layers))  # fmt: skip
+    if stage in ("vae", "all"):
+        vae_config = _run(lambda: vae.VaeTrainConfig(
+            data=data, out=out / "vae", model=model, steps=vae_steps, batch_size=vae_batch_size,
+            checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
+            mixed_precision=vae_mixed_precision, progress=not no_progress,
+        ))  # fmt: skip
+        typer.echo(f"saved '{_run(lambda: vae.main(vae_config))}'")
+        from accelerate.state import AcceleratorState
+
+        # The two stages may ask for different mixed precision; accelerate keeps one per process otherwise.
+        AcceleratorState._reset_state()
+    if stage in ("diffusion", "all"):
+        diffusion_config = _run(lambda: diffusion.DiffusionTrainConfig(
+            data=data, out=out / "diffusion", vae=out / "vae" / "model", tokenizer=tokenizer, model=model,
+            steps=steps, batch_size=batch_size, learning_rate=learning_rate, guidance=guidance,
+            checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
+            mixed_precision=mixed_precision, progress=not no_progress,
+        ))  # fmt: skip
+        typer.echo(f"saved '{_run(lambda: diffusion.main(diffusion_config))}'")
+
+
 evaluate_app = typer.Typer(no_args_is_help=True, help="Score models on Spoken Shapes.")
 app.add_typer(evaluate_app, name="evaluate")
 
@@ -468,16 +538,17 @@ def evaluate_asr(
     from soundsight.evaluate.wer import score_split
     from soundsight.files import save_text
     from soundsight.loading import load_asr
-    from soundsight.speech_to_image import DEFAULT_ASR_MODEL
+    from soundsight.speech_to_image import default_asr_model
 
     _check_new(report, force)
     _quiet_libraries()
-    model = _run(lambda: load_asr(asr_model or DEFAULT_ASR_MODEL, device=device))
+    model = _run(lambda: load_asr(asr_model or default_asr_model(), device=device))
     scores = _run(lambda: score_split(model, speech_dir, limit=limit, progress=not no_progress))
     table = Table(title=f"WER on '{speech_dir}' ({scores.num_clips} clips, {model.name})")
     table.add_column("part")
     table.add_column("WER", justify="right")
     for name, value in [("all", scores.wer), ("clean", scores.wer_clean), ("noisy", scores.wer_noisy),
+                        ("noisy 5-10 dB", scores.wer_low_snr),
                         *((f"voice {v}", w) for v, w in scores.per_voice.items())]:  # fmt: skip
         table.add_row(name, _format(value))
     stdout.print(table)

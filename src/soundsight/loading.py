@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
 
     from soundsight.asr import AsrModel
+    from soundsight.moonshine import MoonshineModel
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +36,11 @@ CONFIG_NAME = "config.json"
 def bundled_shape_classifier_dir() -> Path:
     """Return the folder of the shape classifier shipped inside the package."""
     return Path(str(resources.files("soundsight") / "assets" / "shape_classifier"))
+
+
+def bundled_asr_dir() -> Path:
+    """Return the folder of our Spoken Shapes Whisper shipped inside the package."""
+    return Path(str(resources.files("soundsight") / "assets" / "whisper_shapes"))
 
 
 def load_shape_classifier(folder: Path | str | None = None) -> ShapeClassifier:
@@ -114,10 +120,15 @@ def _from_pretrained(load: Callable[..., T], name: str | Path, **kwargs: Any) ->
     return load(str(name), **kwargs)
 
 
-def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrModel:
-    """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrModel | MoonshineModel:
+    """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode;
+    or, for the name "moonshine", Moonshine tiny English from its wheel."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+    from soundsight.moonshine import MOONSHINE, load_moonshine
+
+    if str(name) == MOONSHINE:
+        return load_moonshine()
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     if _is_local(name) and not Path(name).expanduser().is_dir():

@@ -13,12 +13,19 @@ from PIL import Image
 from soundsight.asr import AsrModel, Transcript, transcribe
 from soundsight.audio import check_speech, load_audio
 from soundsight.generate import GenerateConfig, Generation, generate
-from soundsight.loading import load_asr, load_pipeline
+from soundsight.loading import bundled_asr_dir, load_asr, load_pipeline
+from soundsight.moonshine import MoonshineModel
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
 
-# Until the offline defaults are trained (issues 5 and 6), the defaults are the real checkpoints.
-DEFAULT_ASR_MODEL = "openai/whisper-small"
+HUB_ASR_MODEL = "openai/whisper-small"
+# Until the offline image model is trained (issue 6), the default image model is the real checkpoint.
 DEFAULT_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
+
+
+def default_asr_model() -> str:
+    """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small."""
+    bundled = bundled_asr_dir()
+    return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class SpeechToImageResult:
 
 def speech_to_image(
     audio: Path | str | np.ndarray,
-    asr: AsrModel,
+    asr: AsrModel | MoonshineModel,
     pipe: DiffusionPipeline,
     *,
     image_model: str = "",
@@ -85,7 +92,7 @@ class SpeechToImage:
     >>> result.transcript.text, result.prompt.text, result.images[0]
     """
 
-    def __init__(self, asr: AsrModel, pipe: DiffusionPipeline, image_model: str) -> None:
+    def __init__(self, asr: AsrModel | MoonshineModel, pipe: DiffusionPipeline, image_model: str) -> None:
         self.asr = asr
         self.pipe = pipe
         self.image_model = image_model
@@ -93,14 +100,14 @@ class SpeechToImage:
     @classmethod
     def from_pretrained(
         cls,
-        asr_model: str | Path = DEFAULT_ASR_MODEL,
+        asr_model: str | Path | None = None,
         image_model: str | Path = DEFAULT_IMAGE_MODEL,
         *,
         device: str = "auto",
         dtype: str = "float32",
         lora: Path | str | None = None,
     ) -> SpeechToImage:
-        asr = load_asr(asr_model, device=device, dtype=dtype)
+        asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype)
         pipe = load_pipeline(image_model, device=device, dtype=dtype, lora=lora)
         return cls(asr, pipe, str(image_model))
 

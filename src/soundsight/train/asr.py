@@ -34,6 +34,7 @@ from soundsight.audio import load_audio
 from soundsight.errors import ConfigError
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.files import read_jsonl, save_text
+from soundsight.train.batches import batch_indices
 from soundsight.train.checkpoints import resume, save_checkpoint
 from soundsight.vocab import whisper_generation_config, whisper_tokenizer_from_tiktoken
 
@@ -151,15 +152,6 @@ def load_split(
         key_file.write_text(json.dumps(key))
         features = np.load(features_file, mmap_mode="r")
     return features, _labels([row["text"] for row in rows], processor), rows
-
-
-def batch_indices(step: int, n: int, batch_size: int, seed: int) -> np.ndarray:
-    """The global batch of `step`: epoch e visits a permutation seeded by (seed, e), so any step can be
-    found again after a resume without replaying the ones before it."""
-    per_epoch = n // batch_size
-    epoch, offset = divmod(step, per_epoch)
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return order[offset * batch_size : (offset + 1) * batch_size]
 
 
 @torch.no_grad()
