@@ -27,10 +27,10 @@ app.add_typer(train_app, name="train")
 
 # Options shared by speak, transcribe and paint (one name for one thing across commands).
 ASR_MODEL = typer.Option(
-    None, "--asr-model", help="Whisper: a Hub id or a local folder [default: openai/whisper-small]."
+    None, "--asr-model", help="Whisper: a Hub id or a local folder, or moonshine [default: our Spoken Shapes Whisper]."
 )
 IMAGE_MODEL = typer.Option(
-    None, "--image-model", help="Stable Diffusion: a Hub id or a local folder [default: stable-diffusion-2-1-base]."
+    None, "--image-model", help="Stable Diffusion: a Hub id or a local folder [default: our Spoken Shapes model]."
 )
 LANGUAGE = typer.Option(None, "--language", help="Language spoken (ISO code, e.g. en, fr); detected if not given.")
 TRANSLATE = typer.Option(False, "--translate", help="Translate the speech to English instead of transcribing it.")
@@ -329,7 +329,7 @@ def speak(
 
     from soundsight.loading import load_asr, load_pipeline
     from soundsight.output import save_generation
-    from soundsight.speech_to_image import DEFAULT_IMAGE_MODEL, default_asr_model, speech_to_image
+    from soundsight.speech_to_image import default_asr_model, default_image_model, speech_to_image
 
     prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
                                               negative_prompt, subject, subject_words)  # fmt: skip
@@ -340,7 +340,7 @@ def speak(
     state = PartialState(cpu=device == "cpu")
     if state.num_processes > 1 and device == "auto":
         device = str(state.device)
-    image_name = image_model or DEFAULT_IMAGE_MODEL
+    image_name = image_model or default_image_model()
     _quiet_libraries()
     asr = _run(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
@@ -388,7 +388,7 @@ def paint(
     from soundsight.loading import load_pipeline
     from soundsight.output import save_generation
     from soundsight.prompt import Prompt
-    from soundsight.speech_to_image import DEFAULT_IMAGE_MODEL
+    from soundsight.speech_to_image import default_image_model
 
     prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
                                               negative_prompt, None, "")  # fmt: skip
@@ -396,7 +396,7 @@ def paint(
         typer.echo("error: the prompt is empty", err=True)
         raise typer.Exit(1)
     text = style.format(prompt.strip()) if style else prompt.strip()
-    image_name = image_model or DEFAULT_IMAGE_MODEL
+    image_name = image_model or default_image_model()
     _quiet_libraries()
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
@@ -482,6 +482,12 @@ def train_image(
     validate_every: int = typer.Option(1000, "--validate-every", help="0: never."),
     log_every: int = typer.Option(10, "--log-every"),
     seed: int = typer.Option(0, "--seed"),
+    vae: Path | None = typer.Option(None, "--vae", help="Diffusion stage: this trained VAE instead of OUT/vae/model."),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="Diffusion stage: start from this pipeline's text encoder and UNet (e.g. the shipped one).",
+    ),
     vae_mixed_precision: str = typer.Option("bf16", "--vae-mixed-precision", help="no, bf16 or fp16 (measure)."),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="Diffusion: no, bf16 or fp16 (measure)."),
     no_progress: bool = NO_PROGRESS,
@@ -489,7 +495,8 @@ def train_image(
     """Train a Stable Diffusion from scratch on Spoken Shapes: the VAE, then text encoder and UNet.
     Run again to resume after a stop."""
     from soundsight.models.image_model import ImageModelConfig
-    from soundsight.train import diffusion, vae
+    from soundsight.train import diffusion
+    from soundsight.train import vae as vae_stage
 
     if stage not in ("vae", "diffusion", "all"):
         typer.echo(f"error: --stage {stage!r}: expected vae, diffusion or all", err=True)
@@ -500,19 +507,20 @@ def train_image(
                                           unet_channels=_ints(unet_channels, "--unet-channels"),
                                           text_width=text_width, text_layers=text_layers))  # fmt: skip
     if stage in ("vae", "all"):
-        vae_config = _run(lambda: vae.VaeTrainConfig(
+        vae_config = _run(lambda: vae_stage.VaeTrainConfig(
             data=data, out=out / "vae", model=model, steps=vae_steps, batch_size=vae_batch_size,
             checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
             mixed_precision=vae_mixed_precision, progress=not no_progress,
         ))  # fmt: skip
-        typer.echo(f"saved '{_run(lambda: vae.main(vae_config))}'")
+        typer.echo(f"saved '{_run(lambda: vae_stage.main(vae_config))}'")
         from accelerate.state import AcceleratorState
 
         # The two stages may ask for different mixed precision; accelerate keeps one per process otherwise.
         AcceleratorState._reset_state()
     if stage in ("diffusion", "all"):
         diffusion_config = _run(lambda: diffusion.DiffusionTrainConfig(
-            data=data, out=out / "diffusion", vae=out / "vae" / "model", tokenizer=tokenizer, model=model,
+            data=data, out=out / "diffusion", vae=vae or out / "vae" / "model", tokenizer=tokenizer, model=model,
+            init_from=init_from,
             steps=steps, batch_size=batch_size, learning_rate=learning_rate, guidance=guidance,
             checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
             mixed_precision=mixed_precision, progress=not no_progress,
@@ -554,3 +562,95 @@ def evaluate_asr(
     stdout.print(table)
     if report is not None:
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
+
+
+def _painter(image_model: str | None, device: str) -> Any:
+    from soundsight.loading import load_pipeline
+    from soundsight.speech_to_image import default_image_model
+
+    pipe = _run(lambda: load_pipeline(image_model or default_image_model(), device=device))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@evaluate_app.command("image")
+def evaluate_image(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder."),
+    out: Path = OUT,
+    split: str = typer.Option("test", "--split", help="test, novel, val or train."),
+    image_model: str | None = IMAGE_MODEL,
+    steps: int = typer.Option(20, "--steps", help="Denoising steps."),
+    guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed", help="Caption i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N captions."),
+    report: Path | None = typer.Option(None, "--report", help="Also write every picture's verdict to this JSON file."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint every caption of a split and score the pictures: OUT/images (PNGs, metadata.jsonl), OUT/grid.png."""
+    from soundsight.evaluate.image_model import PaintSettings, paint_prompts, save_grid, save_painted, score_painted
+    from soundsight.files import read_jsonl, save_text
+
+    if out.exists():
+        typer.echo(f"error: '{out}' exists: name a new folder", err=True)
+        raise typer.Exit(1)
+    _check_new(report, False)
+    _quiet_libraries()
+    metadata = data / "scenes" / split / "metadata.jsonl"
+    if not metadata.is_file():
+        typer.echo(f"error: '{metadata.parent}': no metadata.jsonl (build it with soundsight shapes build)", err=True)
+        raise typer.Exit(1)
+    rows = [{"file_name": r["file_name"], "caption": r["caption"]} for r in read_jsonl(metadata)[:limit]]
+    pipe = _painter(image_model, device)
+    settings = PaintSettings(steps=steps, guidance=guidance, seed=seed)
+    images = _run(lambda: paint_prompts(pipe, [r["caption"] for r in rows], settings, progress=not no_progress))
+    scores = score_painted(images, [r["caption"] for r in rows], [r["file_name"] for r in rows])
+    save_painted(out / "images", images, rows)
+    save_grid(images, scores, [r["caption"] for r in rows], out / "grid.png")
+    stdout.print(_scores_table(scores))
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
+
+
+@evaluate_app.command("loop")
+def evaluate_loop(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder."),
+    out: Path = OUT,
+    split: str = typer.Option("test", "--split", help="test, novel, val or train."),
+    asr_model: str | None = ASR_MODEL,
+    image_model: str | None = IMAGE_MODEL,
+    steps: int = typer.Option(20, "--steps", help="Denoising steps."),
+    guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed", help="Clip i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N clips."),
+    report: Path | None = typer.Option(None, "--report", help="Also write every picture's verdict to this JSON file."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """The whole loop on a speech split: spoken caption -> transcript -> prompt -> picture -> verifier.
+    Writes OUT/images (PNGs, metadata.jsonl with transcript and prompt) and OUT/grid.png."""
+    from soundsight.evaluate.image_model import PaintSettings, save_grid, save_painted
+    from soundsight.evaluate.image_model import evaluate_loop as run_loop
+    from soundsight.files import save_text
+    from soundsight.loading import load_asr
+    from soundsight.speech_to_image import default_asr_model
+
+    if out.exists():
+        typer.echo(f"error: '{out}' exists: name a new folder", err=True)
+        raise typer.Exit(1)
+    _check_new(report, False)
+    _quiet_libraries()
+    asr = _run(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    pipe = _painter(image_model, device)
+    settings = PaintSettings(steps=steps, guidance=guidance, seed=seed)
+    scores, items, images = _run(lambda: run_loop(asr, pipe, data, split, settings, limit=limit,
+                                                  progress=not no_progress))  # fmt: skip
+    rows = [{"file_name": Path(i.clip).with_suffix(".png").name, "caption": i.caption, "transcript": i.transcript,
+             "prompt": i.prompt} for i in items]  # fmt: skip
+    save_painted(out / "images", images, rows)
+    save_grid(images, scores, [r["caption"] for r in rows], out / "grid.png")
+    stdout.print(_scores_table(scores))
+    heard = sum(i.caption == i.prompt for i in items)
+    stdout.print(f"prompts equal to the spoken caption: {heard} of {len(items)}")
+    if report is not None:
+        save_text(json.dumps({**asdict(scores), "loop": [asdict(i) for i in items]}, indent=1) + "\n", report)

@@ -43,6 +43,11 @@ def bundled_asr_dir() -> Path:
     return Path(str(resources.files("soundsight") / "assets" / "whisper_shapes"))
 
 
+def bundled_image_model_dir() -> Path:
+    """Return the folder of our Spoken Shapes Stable Diffusion shipped inside the package."""
+    return Path(str(resources.files("soundsight") / "assets" / "sd_shapes"))
+
+
 def load_shape_classifier(folder: Path | str | None = None) -> ShapeClassifier:
     """Return the shape classifier saved in `folder` (default: the bundled one), in eval mode on CPU."""
     folder = Path(folder) if folder is not None else bundled_shape_classifier_dir()

@@ -13,19 +13,24 @@ from PIL import Image
 from soundsight.asr import AsrModel, Transcript, transcribe
 from soundsight.audio import check_speech, load_audio
 from soundsight.generate import GenerateConfig, Generation, generate
-from soundsight.loading import bundled_asr_dir, load_asr, load_pipeline
+from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_asr, load_pipeline
 from soundsight.moonshine import MoonshineModel
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
 
 HUB_ASR_MODEL = "openai/whisper-small"
-# Until the offline image model is trained (issue 6), the default image model is the real checkpoint.
-DEFAULT_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
+HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 
 
 def default_asr_model() -> str:
     """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small."""
     bundled = bundled_asr_dir()
     return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
+
+
+def default_image_model() -> str:
+    """Our Spoken Shapes Stable Diffusion shipped in the package (offline), else SD 2.1-base."""
+    bundled = bundled_image_model_dir()
+    return str(bundled) if (bundled / "model_index.json").is_file() else HUB_IMAGE_MODEL
 
 
 @dataclass(frozen=True)
@@ -101,13 +106,14 @@ class SpeechToImage:
     def from_pretrained(
         cls,
         asr_model: str | Path | None = None,
-        image_model: str | Path = DEFAULT_IMAGE_MODEL,
+        image_model: str | Path | None = None,
         *,
         device: str = "auto",
         dtype: str = "float32",
         lora: Path | str | None = None,
     ) -> SpeechToImage:
         asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype)
+        image_model = image_model or default_image_model()
         pipe = load_pipeline(image_model, device=device, dtype=dtype, lora=lora)
         return cls(asr, pipe, str(image_model))
 

@@ -36,7 +36,7 @@ class ImageModelConfig:
     text_heads: int = 4
     unet_channels: tuple[int, ...] = (64, 128, 128)
     unet_layers_per_block: int = 1
-    unet_head_dim: int = 32
+    unet_heads: int = 4
     unet_first_attention_level: int = 1  # attention at this level and the coarser ones (0: every level)
 
     def __post_init__(self) -> None:
@@ -82,7 +82,8 @@ def build_unet(config: ImageModelConfig) -> UNet2DConditionModel:
         sample_size=config.latent_px, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
         block_out_channels=config.unet_channels, layers_per_block=config.unet_layers_per_block,
         down_block_types=down, up_block_types=up,
-        cross_attention_dim=config.text_width, attention_head_dim=config.unet_head_dim,
+        # diffusers reads attention_head_dim as the number of heads (its documented naming slip)
+        cross_attention_dim=config.text_width, attention_head_dim=config.unet_heads,
         norm_num_groups=min(32, config.unet_channels[0]),
     )  # fmt: skip
 

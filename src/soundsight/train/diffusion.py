@@ -51,6 +51,7 @@ class DiffusionTrainConfig:
     vae: Path = Path("runs/image/vae/model")  # stage 1's output
     tokenizer: Path = Path("../shared/data/tokenizers/bpe_simple_vocab_16e6.txt.gz")
     model: ImageModelConfig = field(default_factory=ImageModelConfig)
+    init_from: Path | None = None  # a saved pipeline whose text encoder and UNet a new run starts from
     steps: int = 20_000
     batch_size: int = 64
     learning_rate: float = 5e-4
@@ -150,6 +151,19 @@ def _score_record(scores: ShapesScores) -> dict[str, object]:
     return {"all": round(scores.all_attributes or 0.0, 4), **per}
 
 
+def _start_denoiser(config: DiffusionTrainConfig, tokenizer: CLIPTokenizer) -> Denoiser:
+    """From scratch, or from a saved pipeline (`init_from`): a run the next session can restart from
+    what is in git when its checkpoints are gone. A checkpoint in the run folder overrides both."""
+    if config.init_from is None:
+        return Denoiser(build_text_encoder(config.model, tokenizer), build_unet(config.model))
+    if not (config.init_from / "model_index.json").is_file():
+        raise ConfigError(f"init_from '{config.init_from}': not a diffusers pipeline folder (no model_index.json)")
+    return Denoiser(
+        CLIPTextModel.from_pretrained(config.init_from / "text_encoder"),
+        UNet2DConditionModel.from_pretrained(config.init_from / "unet"),
+    )
+
+
 def main(config: DiffusionTrainConfig) -> Path:
     """Train (or resume) the text encoder and UNet; save the whole pipeline in config.out/model."""
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
@@ -173,7 +187,7 @@ def main(config: DiffusionTrainConfig) -> Path:
     captions_for_validation = validation_captions(config.data, config.validate_captions)
 
     torch.manual_seed(config.seed)
-    denoiser = Denoiser(build_text_encoder(config.model, tokenizer), build_unet(config.model))
+    denoiser = _start_denoiser(config, tokenizer)
     ema = EMAModel(denoiser.parameters(), decay=config.ema_decay, foreach=True)
     noise_scheduler = training_scheduler()
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=config.learning_rate, weight_decay=0.01)

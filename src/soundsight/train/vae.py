@@ -20,7 +20,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
-from transformers import get_constant_schedule_with_warmup
+from transformers import get_cosine_schedule_with_warmup
 
 from soundsight.errors import ConfigError
 from soundsight.files import save_text
@@ -126,7 +126,7 @@ def main(config: VaeTrainConfig) -> Path:
 
     vae = build_vae(config.model)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    scheduler = get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(_Autoencode(vae), optimizer, scheduler)
     step = resume(accelerator, out)
     if accelerator.is_main_process:
@@ -161,7 +161,11 @@ def main(config: VaeTrainConfig) -> Path:
                                   "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
         if step % config.checkpoint_every == 0 or step == config.steps:
             save_checkpoint(accelerator, out, step, config.keep_checkpoints)
-        if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
+        if (
+            accelerator.is_main_process
+            and config.validate_every
+            and (step % config.validate_every == 0 or step == config.steps)
+        ):
             vae.eval()
             scores = reconstruction_accuracy(vae, val)
             vae.train()
