@@ -37,8 +37,10 @@ TRANSLATE = typer.Option(False, "--translate", help="Translate the speech to Eng
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 DTYPE = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16 (float16 falls back to float32 on CPU).")
 SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
-STEPS = typer.Option(30, "--steps", help="Denoising steps.")
-GUIDANCE = typer.Option(7.5, "--guidance", help="Classifier-free guidance scale.")
+STEPS = typer.Option(None, "--steps", help="Denoising steps [default: 30; 20 for our bundled model].")
+GUIDANCE = typer.Option(
+    None, "--guidance", help="Classifier-free guidance scale [default: 7.5; 4 for our bundled model]."
+)
 NEGATIVE_PROMPT = typer.Option(None, "--negative-prompt", help="What the image should not show.")
 STYLE = typer.Option(None, "--style", help='A template with "{}" for the prompt, e.g. "a watercolor painting of {}".')
 SCHEDULER = typer.Option(None, "--scheduler", help="ddim, ddpm, pndm, lms, euler, euler_a, dpm++ or unipc.")
@@ -283,11 +285,17 @@ def transcribe(
 
 
 def _configs(
-    seed: int, steps: int, guidance: float, num_images: int, width: int | None, height: int | None,
-    scheduler: str | None, style: str | None, negative_prompt: str | None, subject: str | None, subject_words: str,
+    image_model: str, seed: int, steps: int | None, guidance: float | None, num_images: int, width: int | None,
+    height: int | None, scheduler: str | None, style: str | None, negative_prompt: str | None, subject: str | None,
+    subject_words: str,
 ) -> tuple[Any, Any]:  # fmt: skip
     from soundsight.generate import GenerateConfig
     from soundsight.prompt import PromptConfig
+    from soundsight.speech_to_image import default_generate_config
+
+    defaults = default_generate_config(image_model)
+    steps = defaults.steps if steps is None else steps
+    guidance = defaults.guidance if guidance is None else guidance
 
     words = tuple(w.strip() for w in subject_words.split(",") if w.strip())
     prompt_config = _run(lambda: PromptConfig(style, negative_prompt, subject, words))
@@ -304,8 +312,8 @@ def speak(
     language: str | None = LANGUAGE,
     translate: bool = TRANSLATE,
     seed: int = SEED,
-    steps: int = STEPS,
-    guidance: float = GUIDANCE,
+    steps: int | None = STEPS,
+    guidance: float | None = GUIDANCE,
     negative_prompt: str | None = NEGATIVE_PROMPT,
     style: str | None = STYLE,
     scheduler: str | None = SCHEDULER,
@@ -331,8 +339,9 @@ def speak(
     from soundsight.output import save_generation
     from soundsight.speech_to_image import default_asr_model, default_image_model, speech_to_image
 
-    prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
-                                              negative_prompt, subject, subject_words)  # fmt: skip
+    image_name = image_model or default_image_model()
+    prompt_config, generate_config = _configs(image_name, seed, steps, guidance, num_images, width, height,
+                                              scheduler, style, negative_prompt, subject, subject_words)  # fmt: skip
     files = _audio_inputs(audio)
     good, failures = _readable(files)
     if not good:
@@ -340,7 +349,6 @@ def speak(
     state = PartialState(cpu=device == "cpu")
     if state.num_processes > 1 and device == "auto":
         device = str(state.device)
-    image_name = image_model or default_image_model()
     _quiet_libraries()
     asr = _run(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
@@ -368,8 +376,8 @@ def paint(
     out: Path = OUT,
     image_model: str | None = IMAGE_MODEL,
     seed: int = SEED,
-    steps: int = STEPS,
-    guidance: float = GUIDANCE,
+    steps: int | None = STEPS,
+    guidance: float | None = GUIDANCE,
     negative_prompt: str | None = NEGATIVE_PROMPT,
     style: str | None = STYLE,
     scheduler: str | None = SCHEDULER,
@@ -390,13 +398,13 @@ def paint(
     from soundsight.prompt import Prompt
     from soundsight.speech_to_image import default_image_model
 
-    prompt_config, generate_config = _configs(seed, steps, guidance, num_images, width, height, scheduler, style,
-                                              negative_prompt, None, "")  # fmt: skip
+    image_name = image_model or default_image_model()
+    prompt_config, generate_config = _configs(image_name, seed, steps, guidance, num_images, width, height,
+                                              scheduler, style, negative_prompt, None, "")  # fmt: skip
     if not prompt.strip():
         typer.echo("error: the prompt is empty", err=True)
         raise typer.Exit(1)
     text = style.format(prompt.strip()) if style else prompt.strip()
-    image_name = image_model or default_image_model()
     _quiet_libraries()
     pipe = _run(lambda: load_pipeline(image_name, device=device, dtype=dtype, lora=lora,
                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
@@ -478,6 +486,9 @@ def train_image(
     batch_size: int = typer.Option(64, "--batch-size", help="Global diffusion batch, split over processes."),
     learning_rate: float = typer.Option(8e-4, "--learning-rate", help="Diffusion learning rate."),
     guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance of the validation images."),
+    ema_decay: float = typer.Option(
+        0.999, "--ema-decay", help="EMA of the diffusion weights (about 1/(1-decay) steps averaged); 0 turns it off."
+    ),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     validate_every: int = typer.Option(1000, "--validate-every", help="0: never."),
     log_every: int = typer.Option(10, "--log-every"),
@@ -488,7 +499,9 @@ def train_image(
         "--init-from",
         help="Diffusion stage: start from this pipeline's text encoder and UNet (e.g. the shipped one).",
     ),
-    vae_mixed_precision: str = typer.Option("bf16", "--vae-mixed-precision", help="no, bf16 or fp16 (measure)."),
+    vae_mixed_precision: str = typer.Option(
+        "no", "--vae-mixed-precision", help="no, bf16 or fp16: bf16 pays only on GPUs and CPUs with AMX (measure)."
+    ),
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="Diffusion: no, bf16 or fp16 (measure)."),
     no_progress: bool = NO_PROGRESS,
 ) -> None:
@@ -521,7 +534,7 @@ def train_image(
         diffusion_config = _run(lambda: diffusion.DiffusionTrainConfig(
             data=data, out=out / "diffusion", vae=vae or out / "vae" / "model", tokenizer=tokenizer, model=model,
             init_from=init_from,
-            steps=steps, batch_size=batch_size, learning_rate=learning_rate, guidance=guidance,
+            steps=steps, batch_size=batch_size, learning_rate=learning_rate, guidance=guidance, ema_decay=ema_decay,
             checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
             mixed_precision=mixed_precision, progress=not no_progress,
         ))  # fmt: skip

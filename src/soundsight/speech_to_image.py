@@ -19,6 +19,7 @@ from soundsight.prompt import Prompt, PromptConfig, build_prompt
 
 HUB_ASR_MODEL = "openai/whisper-small"
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
+BUNDLED_STEPS, BUNDLED_GUIDANCE = 20, 4.0  # the settings of its model card's scores
 
 
 def default_asr_model() -> str:
@@ -31,6 +32,13 @@ def default_image_model() -> str:
     """Our Spoken Shapes Stable Diffusion shipped in the package (offline), else SD 2.1-base."""
     bundled = bundled_image_model_dir()
     return str(bundled) if (bundled / "model_index.json").is_file() else HUB_IMAGE_MODEL
+
+
+def default_generate_config(image_model: str | Path) -> GenerateConfig:
+    """Stable Diffusion's usual 30 steps at guidance 7.5, or what our bundled model was scored with."""
+    if Path(image_model).resolve() == bundled_image_model_dir().resolve():
+        return GenerateConfig(steps=BUNDLED_STEPS, guidance=BUNDLED_GUIDANCE)
+    return GenerateConfig()
 
 
 @dataclass(frozen=True)
@@ -129,5 +137,6 @@ class SpeechToImage:
     ) -> SpeechToImageResult:
         return speech_to_image(
             audio, self.asr, self.pipe, image_model=self.image_model, task=task, language=language,
-            prompt_config=prompt_config, generate_config=generate_config, progress=progress,
+            prompt_config=prompt_config, generate_config=generate_config or default_generate_config(self.image_model),
+            progress=progress,
         )  # fmt: skip

@@ -74,6 +74,8 @@ class DiffusionTrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "sample_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay {self.ema_decay}: must be in [0, 1)")
         if not 0 <= self.p_drop_caption < 1:
             raise ConfigError(f"p_drop_caption {self.p_drop_caption}: must be in [0, 1)")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
