@@ -49,8 +49,11 @@ def test_real_speech_is_speech_and_real_sounds_and_silence_are_not() -> None:
             check_speech(load_audio(SHARED_DATA / "sounds" / sound), sound)
     with pytest.raises(AudioError, match=r"silence.wav: no speech found in 2.0 s"):
         check_speech(np.zeros(32000, np.float32), "silence.wav")
-    speech, total = speech_chunks(load_audio(SHARED_DATA / "speech" / "en_jfk.wav"))
+    jfk = load_audio(SHARED_DATA / "speech" / "en_jfk.wav")
+    speech, total = speech_chunks(jfk)
     assert speech > total / 2
+    speech, heard = speech_chunks(jfk, enough=12)  # a yes/no answer stops listening early
+    assert speech == 12 and heard < total / 2
 
 
 @pytest.mark.parametrize(

