@@ -6,11 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
 if ! command -v espeak-ng >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq espeak-ng >/dev/null
+fi
+# The web app's tests drive Debian's chromium with Playwright (Playwright's own browser download is not used).
+if [ "${1:-}" = "test" ] && [ ! -x /usr/bin/chromium ]; then
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
 if ! python -c "import torch" >/dev/null 2>&1; then

@@ -541,6 +541,101 @@ def train_image(
         typer.echo(f"saved '{_run(lambda: diffusion.main(diffusion_config))}'")
 
 
+@train_app.command("vae-decoder")
+def train_vae_decoder(
+    vae: Path = typer.Option(..., "--vae", help="A trained VAE folder, e.g. the shipped model's vae/."),
+    out: Path = typer.Option(Path("runs/vae-decoder"), "--out", help="Checkpoints, log.jsonl, the VAE in model/."),
+    data: Path | None = typer.Option(None, "--data", help="A `shapes build` folder: checks its val scenes still read."),
+    steps: int = typer.Option(1500, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size", help="Half plain scenes, half checkered objects."),
+    learning_rate: float = typer.Option(3e-4, "--learning-rate"),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    validate_every: int = typer.Option(250, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Teach a trained VAE's decoder patterned objects (checkerboards), its encoder and latents unchanged.
+    Run again to resume after a stop."""
+    from soundsight.train import vae_decoder
+
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    config = _run(lambda: vae_decoder.DecoderTrainConfig(
+        vae=vae, out=out, data=data, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
+        progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{_run(lambda: vae_decoder.main(config))}'")
+
+
+@train_app.command("dreambooth")
+def train_dreambooth(
+    instance_dir: Path = typer.Option(..., "--instance-dir", help="3-20 JPEG/PNG pictures of the subject, any size."),
+    instance_prompt: str = typer.Option(..., "--instance-prompt", help='E.g. "a photo of sks person".'),
+    output_dir: Path = typer.Option(..., "--output-dir", help="Checkpoints, class images, then the result."),
+    pretrained_model: str | None = typer.Option(
+        None, "--pretrained-model", help="Base Stable Diffusion (Hub id or folder); default: the bundled model."
+    ),
+    class_dir: Path | None = typer.Option(None, "--class-dir", help="Class pictures; default OUTPUT_DIR/class_images."),
+    class_prompt: list[str] = typer.Option(
+        [], "--class-prompt", help='E.g. "a photo of a person"; repeat it and the class pictures cycle through them.'
+    ),
+    with_prior_preservation: bool = typer.Option(False, "--with-prior-preservation"),
+    prior_loss_weight: float = typer.Option(1.0, "--prior-loss-weight"),
+    num_class_images: int = typer.Option(
+        100, "--num-class-images", help="Painted with the base model when the class folder holds fewer."
+    ),
+    lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters instead of the whole UNet."),
+    rank: int = typer.Option(4, "--rank", help="LoRA rank."),
+    lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha; default: the rank."),
+    train_text_encoder: bool = typer.Option(False, "--train-text-encoder", help="Also the text encoder (or its LoRA)."),
+    resolution: int | None = typer.Option(None, "--resolution", help="Default: what the model paints."),
+    pad: bool = typer.Option(False, "--pad", help="Pad pictures to a square instead of centre-cropping."),
+    use_captions: bool = typer.Option(
+        False, "--use-captions", help="Each instance picture with its caption from INSTANCE_DIR/metadata.jsonl."
+    ),
+    batch_size: int = typer.Option(1, "--train-batch-size", help="Instance pictures per step and process."),
+    gradient_accumulation_steps: int = typer.Option(1, "--gradient-accumulation-steps"),
+    max_train_steps: int = typer.Option(400, "--max-train-steps"),
+    learning_rate: float = typer.Option(5e-6, "--learning-rate"),
+    lr_scheduler: str = typer.Option("constant", "--lr-scheduler", help="constant, cosine, linear, ..."),
+    lr_warmup_steps: int = typer.Option(0, "--lr-warmup-steps"),
+    use_8bit_adam: bool = typer.Option(False, "--use-8bit-adam", help="Where bitsandbytes is installed."),
+    mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16 (fp16 needs a GPU)."),
+    gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing"),
+    checkpointing_steps: int = typer.Option(100, "--checkpointing-steps"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUTPUT_DIR."),
+    validation_prompt: list[str] = typer.Option([], "--validation-prompt", help="Repeat for several."),
+    validation_steps: int = typer.Option(100, "--validation-steps"),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Teach an image model a subject from a few pictures (DreamBooth), full or LoRA, with prior preservation."""
+    from soundsight.speech_to_image import default_image_model
+    from soundsight.train import dreambooth
+
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    config = _run(lambda: dreambooth.DreamBoothConfig(
+        pretrained_model=pretrained_model or default_image_model(), instance_dir=instance_dir,
+        instance_prompt=instance_prompt, output_dir=output_dir, class_dir=class_dir, class_prompts=tuple(class_prompt),
+        with_prior_preservation=with_prior_preservation, prior_loss_weight=prior_loss_weight,
+        num_class_images=num_class_images, lora=lora, rank=rank, lora_alpha=lora_alpha,
+        train_text_encoder=train_text_encoder, resolution=resolution, fit="pad" if pad else "crop",
+        use_captions=use_captions, batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
+        max_train_steps=max_train_steps, learning_rate=learning_rate, lr_scheduler=lr_scheduler,
+        lr_warmup_steps=lr_warmup_steps, use_8bit_adam=use_8bit_adam, mixed_precision=mixed_precision,
+        gradient_checkpointing=gradient_checkpointing, checkpointing_steps=checkpointing_steps, resume=resume,
+        validation_prompts=tuple(validation_prompt), validation_steps=validation_steps, log_every=log_every,
+        seed=seed, device=device,
+        progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{_run(lambda: dreambooth.main(config))}'")
+
+
 evaluate_app = typer.Typer(no_args_is_help=True, help="Score models on Spoken Shapes.")
 app.add_typer(evaluate_app, name="evaluate")
 
@@ -577,11 +672,11 @@ def evaluate_asr(
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
 
 
-def _painter(image_model: str | None, device: str) -> Any:
+def _painter(image_model: str | None, device: str, lora: Path | None = None) -> Any:
     from soundsight.loading import load_pipeline
     from soundsight.speech_to_image import default_image_model
 
-    pipe = _run(lambda: load_pipeline(image_model or default_image_model(), device=device))
+    pipe = _run(lambda: load_pipeline(image_model or default_image_model(), device=device, lora=lora))
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -623,6 +718,79 @@ def evaluate_image(
     stdout.print(_scores_table(scores))
     if report is not None:
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
+
+
+@evaluate_app.command("dreambooth")
+def evaluate_dreambooth(
+    out: Path = OUT,
+    image_model: str | None = IMAGE_MODEL,
+    lora: Path | None = LORA,
+    per_background: int = typer.Option(8, "--per-background", help="Subject pictures per background."),
+    steps: int = typer.Option(20, "--steps", help="Denoising steps."),
+    guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed", help="Prompt i is painted from seed + i."),
+    report: Path | None = typer.Option(None, "--report", help="Also write every picture's verdict to this JSON file."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Score a model personalised on the Spoken Shapes subject ("a sks heart"): subject fidelity, prompt
+    fidelity, prior preservation. OUT/images, OUT/subject_grid.png, OUT/prior_grid.png."""
+    from soundsight.evaluate.image_model import PaintSettings
+    from soundsight.evaluate.subject import evaluate_subject
+    from soundsight.files import save_text
+
+    if out.exists():
+        typer.echo(f"error: '{out}' exists: name a new folder", err=True)
+        raise typer.Exit(1)
+    _check_new(report, False)
+    _quiet_libraries()
+    pipe = _painter(image_model, device, lora)
+    settings = PaintSettings(steps=steps, guidance=guidance, seed=seed)
+    scores, _, _ = _run(lambda: evaluate_subject(pipe, settings, out, per_background=per_background,
+                                                 progress=not no_progress))  # fmt: skip
+    stdout.print(_scores_table(scores))
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
+
+
+@evaluate_app.command("similarity")
+def evaluate_similarity(
+    generated: Path = typer.Argument(..., help="Pictures a personalised model painted, with their JSON sidecars."),
+    references: Path = typer.Argument(..., help="Real photos of the subject."),
+    clip_model: str = typer.Option("openai/clip-vit-base-patch32", "--clip-model", help="Hub id or local folder."),
+    dino_model: str = typer.Option("facebook/dino-vits16", "--dino-model", help="Hub id or local folder."),
+    identifier: str | None = typer.Option(None, "--identifier", help='Dropped from prompts for CLIP-T, e.g. "sks".'),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+    device: str = DEVICE,
+) -> None:
+    """DreamBooth's subject-fidelity scores for real models: DINO and CLIP-I against the real photos, CLIP-T
+    against each picture's prompt (from its sidecar)."""
+    from PIL import Image
+
+    from soundsight.evaluate.subject_similarity import subject_similarity
+    from soundsight.train.subject_images import image_files
+
+    _quiet_libraries()
+    for folder in (generated, references):
+        if not folder.is_dir():
+            typer.echo(f"error: '{folder}': no such folder", err=True)
+            raise typer.Exit(1)
+    pictures, prompts = [], []
+    for path in image_files(generated):
+        sidecar = path.with_suffix(".json")
+        if not sidecar.is_file():
+            typer.echo(f"warning: '{path}': no JSON sidecar with its prompt, left out", err=True)
+            continue
+        pictures.append(Image.open(path))
+        prompts.append(str(json.loads(sidecar.read_text())["prompt"]))
+    photos = [Image.open(path) for path in image_files(references)]
+    scores = _run(lambda: subject_similarity(pictures, photos, prompts, clip_model, dino_model, device,
+                                             identifier=identifier, progress=False))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(asdict(scores)))
+    else:
+        typer.echo(f"DINO {scores.dino:.3f}  CLIP-I {scores.clip_i:.3f}  CLIP-T {scores.clip_t:.3f}  "
+                   f"({scores.num_generated} pictures, {scores.num_references} photos)")  # fmt: skip
 
 
 @evaluate_app.command("loop")
@@ -667,3 +835,34 @@ def evaluate_loop(
     stdout.print(f"prompts equal to the spoken caption: {heard} of {len(items)}")
     if report is not None:
         save_text(json.dumps({**asdict(scores), "loop": [asdict(i) for i in items]}, indent=1) + "\n", report)
+
+
+@app.command("app")
+def web_app(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; 0.0.0.0 lets other machines in."),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    asr_model: str | None = ASR_MODEL,
+    image_model: str | None = IMAGE_MODEL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
+    max_seconds: float = typer.Option(60.0, "--max-seconds", help="Longest recording transcribed, in seconds."),
+    concurrency_limit: int = typer.Option(1, "--concurrency-limit", help="Requests worked on at once."),
+    max_queue_size: int = typer.Option(16, "--max-queue-size", help="Requests allowed to wait; more are refused."),
+    custom_models: bool | None = typer.Option(
+        None,
+        "--custom-models/--no-custom-models",
+        help="Let page users name any Hub id or folder as a model (default: only when serving this machine).",
+    ),
+) -> None:
+    """Serve the web page: record or upload speech, check the transcript, paint it (gradio)."""
+    from soundsight.webapp import AppConfig, launch
+
+    if custom_models is None:  # other people must not make the server download models or probe its folders
+        custom_models = host in ("127.0.0.1", "localhost", "::1")
+
+    config = _run(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
+                                    concurrency_limit, max_queue_size, custom_models))  # fmt: skip
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    launch(config)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from diffusers import DiffusionPipeline
 
     from soundsight.asr import AsrModel
+    from soundsight.evaluate.subject_similarity import ClipEncoder, DinoEncoder
     from soundsight.moonshine import MoonshineModel
 
 logger = logging.getLogger(__name__)
@@ -195,3 +196,49 @@ def load_pipeline(
         pipe.to(target)
     logger.info("loaded image model '%s' on %s (%s)", name, target, torch_dtype)
     return pipe
+
+
+def load_clip(name: str | Path, *, device: str = "auto") -> ClipEncoder:
+    """Return a CLIP model (Hub id or local folder) and its processor, in float32 on `device`, in eval mode."""
+    from transformers import AutoConfig, AutoProcessor, CLIPModel
+
+    from soundsight.evaluate.subject_similarity import ClipEncoder
+
+    target = resolve_device(device)
+    if _is_local(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"CLIP model '{name}': no such folder")
+    try:
+        config = _from_pretrained(AutoConfig.from_pretrained, name)
+        # CLIPModel would load any checkpoint, filling what it lacks with random weights: check first
+        if config.model_type != "clip":
+            raise ModelNotFoundError(f"CLIP model '{name}': holds a {config.model_type} model, not CLIP")
+        model = _from_pretrained(CLIPModel.from_pretrained, name, config=config, use_safetensors=True)
+        processor = _from_pretrained(AutoProcessor.from_pretrained, name)
+    except (OSError, ValueError) as e:
+        raise _not_found(name, "CLIP model", "--clip-model", e) from e
+    logger.info("loaded CLIP model '%s' on %s", name, target)
+    return ClipEncoder(model.to(target).eval(), processor, str(name))
+
+
+def load_dino(name: str | Path, *, device: str = "auto") -> DinoEncoder:
+    """Return a ViT image encoder (DINO, DINOv2, ...; Hub id or local folder) and its image processor,
+    in float32 on `device`, in eval mode."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel
+
+    from soundsight.evaluate.subject_similarity import DinoEncoder
+
+    target = resolve_device(device)
+    if _is_local(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"DINO model '{name}': no such folder")
+    try:
+        config = _from_pretrained(AutoConfig.from_pretrained, name)
+        # DINO's ViT checkpoints carry no pooler; without this, ViTModel adds a random one and reports it
+        extra = {"add_pooling_layer": False} if config.model_type == "vit" else {}
+        model = _from_pretrained(AutoModel.from_pretrained, name, config=config, use_safetensors=True, **extra)
+        processor = _from_pretrained(AutoImageProcessor.from_pretrained, name)
+    except (OSError, ValueError) as e:
+        raise _not_found(name, "DINO model", "--dino-model", e) from e
+    if model.main_input_name != "pixel_values":
+        raise ModelNotFoundError(f"DINO model '{name}': holds a {config.model_type} model, not an image encoder")
+    logger.info("loaded DINO model '%s' on %s", name, target)
+    return DinoEncoder(model.to(target).eval(), processor, str(name))

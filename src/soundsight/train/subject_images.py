@@ -1,0 +1,148 @@
+"""The pictures DreamBooth trains on: the subject's own photos (instances) and pictures of its class
+painted by the base model (the prior), each kept with its own prompt, and batches of both."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from soundsight.errors import ConfigError
+from soundsight.files import read_jsonl, save_jsonl, save_png
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+CLASS_IMAGE_PREFIX = "class-"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training picture, (3, R, R) float32 in [-1, 1], and the prompt it is trained with."""
+
+    pixels: np.ndarray
+    prompt: str
+    source: str  # the file it came from
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Instances first, then as many class pictures: row i of `pixels` goes with `prompts[i]`."""
+
+    pixels: torch.Tensor  # (B, 3, R, R)
+    prompts: list[str]
+    num_instances: int
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def square_pixels(image: Image.Image, resolution: int, fit: str = "crop") -> np.ndarray:
+    """Camera orientation applied, centre-cropped (or padded) to a square, resized: (3, R, R) in [-1, 1]."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        backdrop = Image.new("RGBA", image.size, "white")
+        image = Image.alpha_composite(backdrop, image)
+    image = image.convert("RGB")
+    if fit == "crop":
+        image = ImageOps.fit(image, (resolution, resolution), Image.Resampling.LANCZOS)
+    elif fit == "pad":
+        image = ImageOps.pad(image, (resolution, resolution), Image.Resampling.LANCZOS, color="white")
+    else:
+        raise ConfigError(f"fit {fit!r}: expected crop or pad")
+    pixels = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+    return pixels.transpose(2, 0, 1).copy()
+
+
+def _captions(folder: Path) -> dict[str, str]:
+    """Per-image captions from the folder's metadata.jsonl (file_name, caption), when there is one."""
+    metadata = folder / "metadata.jsonl"
+    if not metadata.is_file():
+        return {}
+    return {str(row["file_name"]): str(row["caption"]) for row in read_jsonl(metadata) if "caption" in row}
+
+
+def load_examples(
+    folder: Path, prompt: str, resolution: int, *, use_captions: bool = False, fit: str = "crop"
+) -> tuple[list[Example], list[str]]:
+    """Every readable picture of `folder` with `prompt` (or its own caption); and the files that failed."""
+    if not folder.is_dir():
+        raise ConfigError(f"image folder '{folder}': no such folder")
+    captions = _captions(folder) if use_captions else {}
+    if use_captions and not captions:
+        raise ConfigError(f"image folder '{folder}': no metadata.jsonl with file_name and caption")
+    examples, failed = [], []
+    for path in image_files(folder):
+        try:
+            with Image.open(path) as image:
+                pixels = square_pixels(image, resolution, fit)
+        except (UnidentifiedImageError, OSError) as e:
+            failed.append(f"'{path}': not a readable image ({e.__class__.__name__})")
+            continue
+        examples.append(Example(pixels, captions.get(path.name, prompt), str(path)))
+    return examples, failed
+
+
+def ensure_class_images(
+    folder: Path,
+    class_prompts: Sequence[str],
+    count: int,
+    paint: Callable[[list[str], int], list[Image.Image]],
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> int:
+    """Paint class pictures into `folder` until it holds `count`; return how many were painted.
+
+    Picture j is painted from class_prompts[j % len(class_prompts)]; `paint(prompts, first_seed)` returns
+    one picture per prompt. Each file's prompt goes into the folder's metadata.jsonl. Pictures already
+    there are reused, so a second run (or a resumed one) paints nothing.
+    """
+    from tqdm.auto import tqdm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    have = len(image_files(folder))
+    missing = max(0, count - have)
+    rows = read_jsonl(folder / "metadata.jsonl") if (folder / "metadata.jsonl").is_file() else []
+    bar = tqdm(total=missing, unit="image", desc="class images", disable=not progress or missing == 0)
+    painted = 0
+    while painted < missing:
+        first = have + painted
+        prompts = [
+            class_prompts[j % len(class_prompts)] for j in range(first, first + min(batch_size, missing - painted))
+        ]
+        for j, (image, prompt) in enumerate(zip(paint(prompts, first), prompts, strict=True), start=first):
+            name = f"{CLASS_IMAGE_PREFIX}{j:05d}.png"
+            save_png(image, folder / name)
+            rows.append({"file_name": name, "caption": prompt})
+        save_jsonl(rows, folder / "metadata.jsonl", overwrite=True)
+        painted += len(prompts)
+        bar.update(len(prompts))
+    bar.close()
+    if painted:
+        logger.info("painted %d class images of %d prompts into '%s'", painted, len(class_prompts), folder)
+    return painted
+
+
+def load_class_examples(folder: Path, class_prompts: Sequence[str], resolution: int, count: int,
+                        fit: str = "crop") -> list[Example]:  # fmt: skip
+    """The first `count` class pictures, each with the prompt it was painted from (else the first class prompt)."""
+    examples, failed = load_examples(folder, class_prompts[0], resolution,
+                                     use_captions=(folder / "metadata.jsonl").is_file(), fit=fit)  # fmt: skip
+    for problem in failed:
+        logger.warning("skipped %s", problem)
+    return examples[:count]
+
+
+def collate(instances: Sequence[Example], classes: Sequence[Example]) -> Batch:
+    """One batch: the instance pictures, then the class pictures, each row with its own example's prompt."""
+    chosen = [*instances, *classes]
+    pixels = torch.from_numpy(np.stack([e.pixels for e in chosen]))
+    return Batch(pixels, [e.prompt for e in chosen], len(instances))

@@ -1,0 +1,295 @@
+"""The web page: a gradio front end over the public API, recording -> transcript -> prompt -> images."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from gradio.utils import get_upload_folder
+
+from soundsight.asr import Transcript, transcribe
+from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
+from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
+from soundsight.generate import GenerateConfig, generate
+from soundsight.loading import load_asr, load_pipeline
+from soundsight.moonshine import MOONSHINE
+from soundsight.output import save_generation
+from soundsight.prompt import Prompt, build_prompt
+from soundsight.speech_to_image import default_asr_model, default_generate_config, default_image_model
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS = 100
+MAX_NUM_IMAGES = 4
+MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
+CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
+CONCURRENCY_ID = "models"  # transcribing and painting share one limit: both use the models
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """How `soundsight app` serves the page. The defaults let in only this machine."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 lets other machines in
+    port: int = 7860
+    asr_model: str | None = None  # Hub id or folder; None: default_asr_model()
+    image_model: str | None = None  # Hub id or folder; None: default_image_model()
+    device: str = "auto"
+    dtype: str = "float32"
+    max_upload_mb: float = 10.0  # gradio refuses larger uploads
+    max_seconds: float = 60.0  # longest recording the app transcribes
+    concurrency_limit: int = 1  # requests worked on at once; the others wait in the queue
+    max_queue_size: int = 16  # requests allowed to wait; more are turned away
+    custom_models: bool = True  # page users may name any Hub id or folder, not only the two offered
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_mb", "max_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        for name in ("concurrency_limit", "max_queue_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} {getattr(self, name)}: must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port}: must be between 0 and 65535")
+
+
+# Models are loaded on first use and kept; each comes with a lock because neither a diffusers pipeline
+# (its scheduler keeps per-call state) nor a Whisper generate call may be shared by two threads at once.
+_loading = threading.Lock()
+
+
+@lru_cache(maxsize=MODELS_KEPT)
+def _cached_asr(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
+    return load_asr(name, device=device, dtype=dtype), threading.Lock()
+
+
+@lru_cache(maxsize=MODELS_KEPT)
+def _cached_pipeline(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
+    return load_pipeline(name, device=device, dtype=dtype), threading.Lock()
+
+
+def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[Any, threading.Lock]:
+    """Return the ASR model called `name` and the lock to hold while using it, loading it only once."""
+    with _loading:
+        return _cached_asr(name, device, dtype)
+
+
+def image_pipeline(name: str, device: str = "auto", dtype: str = "float32") -> tuple[Any, threading.Lock]:
+    """Return the image pipeline called `name` and the lock to hold while using it, loading it only once."""
+    with _loading:
+        return _cached_pipeline(name, device, dtype)
+
+
+def _label(name: str) -> str:
+    """A model's name as the page shows it: a folder's last part, or the Hub id."""
+    return Path(name).name if Path(name).exists() else name
+
+
+def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
+    """(label, model name) pairs the page offers: the app's ASR model, then Moonshine for real voices."""
+    default = config.asr_model or default_asr_model()
+    choices = [(f"{_label(default)} (default)", default)]
+    if default != MOONSHINE and find_spec("moonshine_voice") is not None:
+        choices.append(("moonshine (English, offline, real voices)", MOONSHINE))
+    return choices
+
+
+def image_choices(config: AppConfig) -> list[tuple[str, str]]:
+    """(label, model name) pairs the page offers: the app's image model."""
+    default = config.image_model or default_image_model()
+    return [(f"{_label(default)} (default)", default)]
+
+
+def check_model(name: str, offered: list[tuple[str, str]], config: AppConfig) -> str:
+    """Return `name` if the page may use it, else raise ConfigError."""
+    name = name.strip()
+    if not name:
+        raise ConfigError("no model chosen: pick one from the list")
+    if not config.custom_models and name not in [value for _, value in offered]:
+        raise ConfigError(f"model {name!r}: this app offers only the models in its list")
+    return name
+
+
+def check_duration(waveform: np.ndarray, name: str, max_seconds: float) -> None:
+    """Raise AudioError if a (T,) 16 kHz waveform lasts longer than `max_seconds`."""
+    duration_s = len(waveform) / SAMPLE_RATE
+    if duration_s > max_seconds:
+        raise AudioError(f"{name}: {duration_s:.1f} s of audio, longer than this app takes ({max_seconds:g} s)")
+
+
+def read_recording(path: str | None, max_seconds: float) -> np.ndarray:
+    """Return an uploaded or recorded file as a (T,) 16 kHz waveform holding speech, else raise AudioError."""
+    if not path:
+        raise AudioError("no recording: record with the microphone or upload a file first")
+    # gradio keeps uploads at <cache>/<hash>/<original name>: name only the file, never the server's folders
+    name = Path(path).name
+    try:
+        waveform = load_audio(path)
+    except AudioError as e:
+        raise AudioError(str(e).replace(str(path), name)) from e
+    check_duration(waveform, f"'{name}'", max_seconds)
+    check_speech(waveform, f"'{name}'")
+    return waveform
+
+
+def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
+    """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
+    waveform = read_recording(recording, config.max_seconds)
+    asr, lock = asr_model(model, config.device, config.dtype)
+    with lock:
+        return transcribe(waveform, asr, task="translate" if translate else "transcribe")
+
+
+def settings(seed: float, steps: float, guidance: float, num_images: float) -> GenerateConfig:
+    """Return the paint settings the page's fields ask for; raise ConfigError beyond the app's limits."""
+    if seed < 0:
+        raise ConfigError(f"seed {seed:g}: must not be negative")
+    if steps > MAX_STEPS:
+        raise ConfigError(f"steps {steps:g}: this app paints with at most {MAX_STEPS}")
+    if num_images > MAX_NUM_IMAGES:
+        raise ConfigError(f"num_images {num_images:g}: this app paints at most {MAX_NUM_IMAGES} at once")
+    return GenerateConfig(steps=int(steps), guidance=float(guidance), num_images=int(num_images), seed=int(seed))
+
+
+def paint(
+    prompt: str,
+    model: str,
+    generate_config: GenerateConfig,
+    out_dir: Path,
+    *,
+    heard: Transcript | None = None,
+    config: AppConfig,
+) -> list[Path]:
+    """Paint `prompt` with the image model called `model` into `out_dir`; return the PNGs (JSON sidecars beside).
+
+    `heard`, the transcript the prompt came from, goes into each sidecar.
+    """
+    text = prompt.strip()
+    if not text:
+        raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
+    pipe, lock = image_pipeline(model, config.device, config.dtype)
+    with lock:
+        generation = generate(Prompt(text, None, heard.text if heard else ""), pipe, generate_config, model=model)
+    stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"
+    return save_generation(generation, out_dir, stem, transcript=heard)
+
+
+@contextmanager
+def _shown_on_page() -> Iterator[None]:
+    """Turn a SoundSightError into gradio's error box holding its one line; the app serves on."""
+    try:
+        yield
+    except SoundSightError as e:
+        logger.info("refused a request: %s", e)
+        raise gr.Error(str(e), print_exception=False) from e
+
+
+def build_app(config: AppConfig) -> gr.Blocks:
+    """Return the page, queued, not yet launched: Transcribe, then Paint, or both in one click."""
+    asr_offered, image_offered = asr_choices(config), image_choices(config)
+    defaults = default_generate_config(image_offered[0][1])
+
+    def on_transcribe(recording: str | None, asr_name: str, translate: bool) -> tuple[str, str, str, Transcript]:
+        with _shown_on_page():
+            heard = hear(recording, check_model(asr_name, asr_offered, config), translate=translate, config=config)
+        try:
+            prompt = build_prompt(heard.text).text
+        except PromptError as e:
+            gr.Warning(str(e))
+            prompt = ""
+        return heard.text, heard.language or "unknown", prompt, heard
+
+    def on_paint(
+        prompt: str, image_name: str, seed: float, steps: float, guidance: float, num_images: float,
+        heard: Transcript | None, progress: gr.Progress = gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
+        with _shown_on_page():
+            name = check_model(image_name, image_offered, config)
+            generate_config = settings(seed, steps, guidance, num_images)
+            progress(0, desc="loading the image model")
+            image_pipeline(name, config.device, config.dtype)
+            progress(0, desc="painting")
+            # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
+            out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
+            pngs = paint(prompt, name, generate_config, out_dir, heard=heard, config=config)
+        gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
+        return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
+
+    def on_image_model(image_name: str) -> tuple[int, float]:
+        chosen = default_generate_config(image_name.strip() or image_offered[0][1])
+        return chosen.steps, chosen.guidance
+
+    def on_transcript(text: str) -> str:
+        try:
+            return build_prompt(text).text
+        except PromptError:
+            return ""
+
+    with gr.Blocks(title="SoundSight", analytics_enabled=False, delete_cache=(CACHE_AGE_S, CACHE_AGE_S)) as page:
+        gr.Markdown("# SoundSight: speak, and see\nRecord or upload speech, check what was heard, then paint it.")
+        heard = gr.State(None)  # the Transcript as the model heard it, for the images' sidecars
+        with gr.Row():
+            with gr.Column():
+                # Each way into the painter is a tab: sound -> image will sit beside this one.
+                with gr.Tabs(), gr.Tab("Speech → image"):
+                    recording = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording",
+                                         elem_id="recording")  # fmt: skip
+                    translate = gr.Checkbox(label="Translate to English", value=False, elem_id="translate")
+                    with gr.Row():
+                        transcribe_button = gr.Button("Transcribe", elem_id="transcribe")
+                        speak_button = gr.Button("Transcribe and paint", variant="primary", elem_id="speak")
+                    with gr.Row():
+                        transcript = gr.Textbox(label="Transcript (edit it if needed)", lines=2, scale=4,
+                                                elem_id="transcript")  # fmt: skip
+                        language = gr.Textbox(label="Language", interactive=False, scale=1, elem_id="language")
+                    prompt = gr.Textbox(label="Prompt (edit it, or type your own)", lines=2, elem_id="prompt")
+                    paint_button = gr.Button("Paint", variant="primary", elem_id="paint")
+                # Shared by every tab; the personalised-model choice will join the models here.
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    typed = "pick one, or type a Hub id or folder" if config.custom_models else None
+                    custom: dict[str, Any] = {"allow_custom_value": config.custom_models, "info": typed}
+                    asr_name = gr.Dropdown(asr_offered, value=asr_offered[0][1], label="Speech model", **custom)
+                    image_name = gr.Dropdown(image_offered, value=image_offered[0][1], label="Image model", **custom)
+                    seed = gr.Number(0, label="Seed (image i uses seed + i)", precision=0, minimum=0, elem_id="seed")
+                    with gr.Row():
+                        steps = gr.Slider(1, MAX_STEPS, defaults.steps, step=1, label="Steps", elem_id="steps")
+                        guidance = gr.Slider(0, 20, defaults.guidance, step=0.5, label="Guidance", elem_id="guidance")
+                    num_images = gr.Slider(1, MAX_NUM_IMAGES, 1, step=1, label="Images", elem_id="num_images")
+            with gr.Column():
+                gallery = gr.Gallery(label="Images", columns=2, object_fit="contain", elem_id="gallery",
+                                     buttons=["download", "fullscreen"])  # fmt: skip
+                files = gr.File(label="Download: PNGs (parameters inside) and their JSON sidecars",
+                                file_count="multiple", interactive=False, elem_id="files")  # fmt: skip
+
+        listen_io: dict[str, Any] = {"fn": on_transcribe, "inputs": [recording, asr_name, translate],
+                                     "outputs": [transcript, language, prompt, heard],
+                                     "concurrency_id": CONCURRENCY_ID}  # fmt: skip
+        paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, seed, steps, guidance,
+                                    num_images, heard], "outputs": [gallery, files],
+                                    "concurrency_id": CONCURRENCY_ID}  # fmt: skip
+        transcribe_button.click(**listen_io)
+        paint_button.click(**paint_io)
+        speak_button.click(**listen_io).success(**paint_io)
+        recording.change(lambda: None, outputs=heard, queue=False)
+        transcript.input(on_transcript, transcript, prompt, queue=False, show_progress="hidden")
+        image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden")
+    return page.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
+
+
+def launch(config: AppConfig) -> None:
+    """Serve the page until interrupted, with a bounded queue and gradio's upload size limit."""
+    page = build_app(config)
+    # run_history off: its page offers to copy runs to a Hugging Face bucket, and our files expire anyway
+    page.launch(server_name=config.host, server_port=config.port, max_file_size=int(config.max_upload_mb * 2**20),
+                run_history=False, share=False)  # fmt: skip

@@ -1,0 +1,209 @@
+"""`soundsight train dreambooth`: pictures in, prior-preservation batches, full and LoRA runs, resume."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import StableDiffusionPipeline
+from PIL import Image
+from typer.testing import CliRunner
+
+from soundsight.cli import app
+from soundsight.errors import ConfigError
+from soundsight.train.dreambooth import LORA_WEIGHTS, DreamBoothConfig, choose_mixed_precision
+from soundsight.train.dreambooth import main as train_dreambooth
+from soundsight.train.subject_images import (
+    Example,
+    collate,
+    ensure_class_images,
+    load_class_examples,
+    load_examples,
+    square_pixels,
+)
+
+from .conftest import SHARED_DATA
+
+REAL_SUBJECTS = SHARED_DATA / "dreambooth_subjects"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three pictures of a checkered 'subject' of different sizes and kinds, as users hand them in."""
+    folder = tmp_path_factory.mktemp("instances")
+    checker = np.kron(np.indices((4, 4)).sum(0) % 2, np.ones((12, 12), np.uint8)) * 255
+    Image.fromarray(np.stack([checker] * 3, -1).astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray(checker.astype(np.uint8)).resize((80, 40)).save(folder / "b.jpg")  # greyscale, not square
+    Image.fromarray(np.stack([checker] * 4, -1).astype(np.uint8)).save(folder / "c.png")  # RGBA
+    return folder
+
+
+def _command(base: Path, instances: Path, out: Path, steps: int, *extra: str) -> list[str]:
+    return ["soundsight", "train", "dreambooth", "--pretrained-model", str(base), "--instance-dir", str(instances),
+            "--instance-prompt", "a sks heart", "--class-prompt", "a heart", "--with-prior-preservation",
+            "--num-class-images", "4", "--output-dir", str(out), "--max-train-steps", str(steps),
+            "--learning-rate", "1e-3", "--checkpointing-steps", "4", "--train-batch-size", "2", "--seed", "5",
+            "--log-every", "1", "--device", "cpu", "--no-progress", *extra]  # fmt: skip
+
+
+def _losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {row["step"]: row["loss"] for row in rows}
+
+
+def test_a_prior_preservation_batch_keeps_every_picture_with_its_own_prompt() -> None:
+    def example(value: float, prompt: str) -> Example:
+        return Example(np.full((3, 8, 8), value, np.float32), prompt, f"{prompt}.png")
+
+    instances = [example(0.1, "a sks heart on a red background"), example(0.2, "a sks heart")]
+    classes = [example(-0.1, "a heart"), example(-0.2, "a blue heart")]
+    batch = collate(instances, classes)
+    assert batch.num_instances == 2 and batch.pixels.shape == (4, 3, 8, 8)
+    for row, chosen in enumerate([*instances, *classes]):
+        assert batch.prompts[row] == chosen.prompt
+        assert torch.equal(batch.pixels[row], torch.from_numpy(chosen.pixels))
+
+
+def test_pictures_are_turned_upright_squared_and_scaled(tmp_path: Path) -> None:
+    wide = np.zeros((40, 80, 3), np.uint8)
+    wide[:, :40] = 255  # white on the left half
+    image = Image.fromarray(wide)
+    exif = image.getexif()
+    exif[0x0112] = 6  # the camera was turned: show rotated 90 degrees clockwise
+    image.save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=95)
+    with Image.open(tmp_path / "turned.jpg") as opened:
+        upright = square_pixels(opened, 16)
+    assert upright.shape == (3, 16, 16) and upright.min() >= -1 and upright.max() <= 1
+    # upright the picture is tall: white on top, black below (centre crop keeps the middle)
+    assert upright[:, 0].mean() > 0.8 and upright[:, -1].mean() < -0.8
+    padded = square_pixels(Image.fromarray(wide), 16, fit="pad")
+    assert padded[:, 0].mean() > 0.9 and padded[:, 8, 2].mean() > 0.8  # white bands above and below, white left
+
+
+def test_real_photos_load_and_a_bad_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    folder = tmp_path / "dog"
+    folder.mkdir()
+    for photo in sorted((REAL_SUBJECTS / "dog").glob("*.jpg"))[:3]:
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    (folder / "notes.jpg").write_text("not a picture")
+    examples, failed = load_examples(folder, "a photo of sks dog", 64)
+    assert len(examples) == 3 and all(e.pixels.shape == (3, 64, 64) for e in examples)
+    assert all(e.prompt == "a photo of sks dog" for e in examples)
+    assert len(failed) == 1 and "notes.jpg" in failed[0] and "not a readable image" in failed[0]
+    with pytest.raises(ConfigError, match="no such folder"):
+        load_examples(tmp_path / "missing", "x", 64)
+
+
+def test_captions_from_the_instance_metadata(instances: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "captioned"
+    folder.mkdir()
+    for name in ("a.png", "c.png"):
+        (folder / name).write_bytes((instances / name).read_bytes())
+    (folder / "metadata.jsonl").write_text('{"file_name": "a.png", "caption": "a sks heart on a red background"}\n')
+    examples, _ = load_examples(folder, "a sks heart", 32, use_captions=True)
+    assert [e.prompt for e in examples] == ["a sks heart on a red background", "a sks heart"]
+
+
+def test_class_pictures_are_painted_once_then_reused(tmp_path: Path) -> None:
+    calls: list[tuple[list[str], int]] = []
+
+    def paint(prompts: list[str], first_seed: int) -> list[Image.Image]:
+        calls.append((prompts, first_seed))
+        return [Image.new("RGB", (8, 8), (first_seed + i, 0, 0)) for i in range(len(prompts))]
+
+    assert ensure_class_images(tmp_path, ["a heart"], 5, paint, batch_size=3, progress=False) == 5
+    assert [(len(p), seed) for p, seed in calls] == [(3, 0), (2, 3)]
+    assert ensure_class_images(tmp_path, ["a heart"], 5, paint, progress=False) == 0
+    assert ensure_class_images(tmp_path, ["a red heart", "a blue heart"], 7, paint, progress=False) == 2
+    assert calls[-1] == (["a blue heart", "a red heart"], 5)  # picture j from prompt j % 2
+    examples = load_class_examples(tmp_path, ["a heart"], 8, 7)
+    assert [e.prompt for e in examples] == ["a heart"] * 5 + ["a blue heart", "a red heart"]
+    assert examples[5].pixels[0, 0, 0] == pytest.approx(5 / 127.5 - 1)  # the picture painted with that prompt
+
+
+def test_fp16_on_a_cpu_falls_back_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert choose_mixed_precision("fp16", cuda=False) == "no"
+    assert "fp16 needs a GPU" in caplog.text
+    assert choose_mixed_precision("fp16", cuda=True) == "fp16" and choose_mixed_precision("bf16", cuda=False) == "bf16"
+
+
+def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--with-prior-preservation needs --class-prompt"):
+        DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path, with_prior_preservation=True)
+    with pytest.raises(ConfigError, match="--resume: .* holds no checkpoint"):
+        train_dreambooth(DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path / "new", resume=True))
+    result = CliRunner().invoke(app, ["train", "dreambooth", "--instance-dir", str(tmp_path / "none"),
+                                      "--instance-prompt", "a sks heart", "--output-dir", str(tmp_path / "o"),
+                                      "--pretrained-model", str(tiny_sd), "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 1 and "no such folder" in result.output and "Traceback" not in result.output
+
+
+def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lora"
+    command = _command(tiny_sd, instances, out, 6, "--lora", "--rank", "4", "--validation-prompt",
+                       "a sks heart on a red background", "--validation-steps", "3")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "soundsight", *command[1:]], capture_output=True, text=True,
+                            timeout=300, env=ENV)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / LORA_WEIGHTS).is_file() and len(list((out / "class_images").glob("*.png"))) == 4
+    assert Image.open(out / "validation" / "step-000006.png").width > 32
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    base = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")
+    pipe.load_lora_weights(out)  # the exact call users make
+    tuned = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")
+    assert np.abs(base.images - tuned.images).max() > 1e-4  # the adapters change the picture
+    assert sorted(_losses(out)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_full_fine_tune_saves_a_pipeline(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
+    out = tmp_path / "full"
+    result = CliRunner().invoke(app, _command(tiny_sd, instances, out, 3, "--train-text-encoder")[1:])
+    assert result.exit_code == 0, result.output
+    base, tuned = StableDiffusionPipeline.from_pretrained(tiny_sd), StableDiffusionPipeline.from_pretrained(out)
+    changed = [k for k, v in tuned.unet.state_dict().items() if not torch.equal(v, base.unet.state_dict()[k])]
+    assert changed and not [p for p in out.rglob("*.bin") if not p.parent.name.startswith("checkpoint-")]
+    base_text, tuned_text = base.text_encoder.state_dict(), tuned.text_encoder.state_dict()
+    assert any(not torch.equal(tuned_text[k], base_text[k]) for k in base_text)
+    assert all(torch.equal(v, base.vae.state_dict()[k]) for k, v in tuned.vae.state_dict().items())
+    again = CliRunner().invoke(app, _command(tiny_sd, instances, out, 3)[1:])
+    assert again.exit_code == 1 and "pass --resume" in again.output  # never trains over a finished run
+
+
+def test_a_killed_run_resumes_on_the_same_loss_curve(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
+    launch = [sys.executable, "-m", "soundsight"]
+    unbroken, killed = tmp_path / "unbroken", tmp_path / "killed"
+    subprocess.run([*launch, *_command(tiny_sd, instances, unbroken, 10, "--lora")[1:]], check=True, env=ENV,
+                   capture_output=True, timeout=300)  # fmt: skip
+    process = subprocess.Popen([*launch, *_command(tiny_sd, instances, killed, 10, "--lora")[1:]], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 240
+    while not (killed / "checkpoint-4" / "step.json").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / LORA_WEIGHTS).exists(), "the run was killed before it finished"
+    subprocess.run([*launch, *_command(tiny_sd, instances, killed, 10, "--lora", "--resume")[1:]], check=True,
+                   env=ENV, capture_output=True, timeout=300)  # fmt: skip
+    expected, got = _losses(unbroken), _losses(killed)
+    assert sorted(got) == list(range(1, 11))
+    assert [got[s] for s in range(1, 11)] == pytest.approx([expected[s] for s in range(1, 11)], abs=1e-5)
+
+
+def test_two_cpu_processes_under_accelerate(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", "-m", "soundsight"]  # fmt: skip
+    result = subprocess.run([*launch, *_command(tiny_sd, instances, out, 4, "--lora")[1:]], capture_output=True,
+                            text=True, timeout=600, env=ENV)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(_losses(out)) == [1, 2, 3, 4] and (out / LORA_WEIGHTS).is_file()
+    assert len(list((out / "class_images").glob("*.png"))) == 4  # painted once, by the main process

@@ -1,0 +1,285 @@
+"""The web app: its handlers without a browser, then `soundsight app` served and driven in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+from typer.testing import CliRunner
+
+from soundsight.asr import Transcript
+from soundsight.cli import app
+from soundsight.errors import AudioError, ConfigError, PromptError
+from soundsight.webapp import (
+    AppConfig,
+    build_app,
+    check_duration,
+    check_model,
+    image_choices,
+    image_pipeline,
+    paint,
+    read_recording,
+    settings,
+)
+
+from .conftest import SHARED_DATA
+
+JFK = SHARED_DATA / "speech" / "en_jfk.wav"  # "... ask not what your country can do for you ..." (11.0 s)
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser download is not used
+MAX_SECONDS = 20  # the served app's limits, small enough to test
+MAX_UPLOAD_MB = 1
+TIMEOUT_MS = 60_000
+SERVED = re.compile(r"/gradio_api/file=.+\.png$")  # an image the app wrote and gradio serves
+
+
+def write_wav(path: Path, seconds: float, amplitude: float = 0.0) -> Path:
+    """A 16 kHz mono WAV of silence (amplitude 0) or white noise."""
+    noise = np.random.default_rng(0).standard_normal(int(seconds * 16_000)) * amplitude
+    sf.write(path, noise.astype(np.float32), 16_000)
+    return path
+
+
+# --- the handlers, without a browser ---
+
+
+def test_app_config_refuses_values_it_cannot_serve() -> None:
+    assert AppConfig().host == "127.0.0.1"  # only this machine unless told otherwise
+    with pytest.raises(ConfigError, match=r"^max_seconds 0: must be positive$"):
+        AppConfig(max_seconds=0)
+    with pytest.raises(ConfigError, match=r"^max_queue_size 0: must be at least 1$"):
+        AppConfig(max_queue_size=0)
+    result = CliRunner().invoke(app, ["app", "--max-upload-mb", "-1"])
+    assert result.exit_code == 1 and result.stderr.strip() == "error: max_upload_mb -1.0: must be positive"
+
+
+def test_transcribing_and_painting_share_one_bounded_queue() -> None:
+    page = build_app(AppConfig(concurrency_limit=2, max_queue_size=5))
+    queue = page._queue  # gradio's own queue: what `default_concurrency_limit` and `max_size` set
+    assert (queue.default_concurrency_limit, queue.max_size) == (2, 5)
+    model_work = {fn.name: fn for fn in page.fns.values() if fn.queue}
+    assert set(model_work) == {"on_transcribe", "on_paint"}
+    assert {(fn.concurrency_id, fn.concurrency_limit) for fn in page.fns.values() if fn.queue} == {
+        ("models", "default")  # one limit for all model work, however it is started
+    }
+
+
+def test_a_recording_too_long_silent_or_not_audio_is_refused_naming_only_the_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match=r"^'en_jfk.wav': 11.0 s of audio, longer than this app takes \(10 s\)$"):
+        read_recording(str(JFK), max_seconds=10)
+    check_duration(np.zeros(16_000 * 10, dtype=np.float32), "'x.wav'", 10)  # exactly the limit is fine
+    upload = tmp_path / "3f2a9c" / "notes.wav"  # gradio keeps an upload as <cache>/<hash>/<its name>
+    upload.parent.mkdir()
+    upload.write_text("these are notes, not audio")
+    with pytest.raises(AudioError) as bad:
+        read_recording(str(upload), max_seconds=60)
+    assert str(bad.value) == "cannot read audio 'notes.wav': unsupported format (expected wav, flac, ogg, aiff or mp3)"
+    with pytest.raises(AudioError, match=r"^'silence.wav': no speech found in 2.0 s of audio"):
+        read_recording(str(write_wav(tmp_path / "silence.wav", 2.0)), max_seconds=60)
+    with pytest.raises(AudioError, match="^no recording: record with the microphone or upload a file first$"):
+        read_recording(None, max_seconds=60)
+    assert len(read_recording(str(JFK), max_seconds=60)) == 11 * 16_000
+
+
+def test_paint_settings_and_models_stay_within_the_app_limits() -> None:
+    assert settings(7, 20, 4, 2) == settings(7.0, 20.0, 4.0, 2.0)
+    assert (settings(7, 20, 4, 2).seed, settings(7, 20, 4, 2).num_images) == (7, 2)
+    with pytest.raises(ConfigError, match=r"^steps 101: this app paints with at most 100$"):
+        settings(0, 101, 4, 1)
+    with pytest.raises(ConfigError, match=r"^num_images 5: this app paints at most 4 at once$"):
+        settings(0, 20, 4, 5)
+    with pytest.raises(ConfigError, match=r"^seed -1: must not be negative$"):
+        settings(-1, 20, 4, 1)
+    with pytest.raises(ConfigError, match=r"^steps 0: must be at least 1$"):
+        settings(0, 0, 4, 1)
+    locked = AppConfig(custom_models=False)
+    offered = image_choices(locked)
+    assert check_model(offered[0][1], offered, locked) == offered[0][1]
+    with pytest.raises(ConfigError, match=r"^model 'some/model': this app offers only the models in its list$"):
+        check_model("some/model", offered, locked)
+    assert check_model(" some/model ", offered, AppConfig()) == "some/model"
+
+
+def test_paint_saves_pngs_with_their_parameters_and_loads_the_model_once(tiny_sd: Path, tmp_path: Path) -> None:
+    config = AppConfig(device="cpu")
+    heard = Transcript("please draw a red star", "en", "transcribe", "whisper")
+    pngs = paint("  a red star ", str(tiny_sd), settings(3, 2, 7.5, 2), tmp_path, heard=heard, config=config)
+    assert [p.name for p in pngs] == ["a-red-star-3.png", "a-red-star-4.png"]
+    meta = json.loads(pngs[1].with_suffix(".json").read_text())
+    assert (meta["prompt"], meta["transcript"], meta["seed"], meta["steps"]) == ("a red star", heard.text, 4, 2)
+    with Image.open(pngs[0]) as image:
+        assert image.text["parameters"].splitlines()[0] == "a red star" and image.size == (32, 32)
+    assert image_pipeline(str(tiny_sd), "cpu")[0] is image_pipeline(str(tiny_sd), "cpu")[0]
+    with pytest.raises(PromptError, match="^the prompt is empty"):
+        paint("  ", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path, config=config)
+
+
+# --- the whole app in a real browser ---
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`soundsight app` in a subprocess on a free port, with Moonshine to hear real voices (both offline)."""
+    log = tmp_path_factory.mktemp("app") / "app.log"  # a file, not a pipe: nobody reads a pipe while tests run
+    port = free_port()
+    cmd = [sys.executable, "-m", "soundsight", "app", "--port", str(port), "--asr-model", "moonshine",
+           "--device", "cpu", "--max-seconds", str(MAX_SECONDS), "--max-upload-mb", str(MAX_UPLOAD_MB)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"soundsight app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"soundsight app did not answer on {url} within 120 s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright; missing pieces fail the tests rather than skip them."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash install.sh test` (it installs Debian's chromium)")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: run `bash install.sh test`")
+    expect.set_options(timeout=TIMEOUT_MS)  # painting on a busy CPU can take a while
+    with sync_playwright() as playwright:
+        # a fake microphone that plays JFK's recording, allowed without asking
+        fake_microphone = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                           f"--use-file-for-fake-audio-capture={JFK}"]  # fmt: skip
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=fake_microphone)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, permissions=["microphone"])
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server)
+    page.wait_for_selector("#recording input[type=file]", state="attached")
+    yield page
+    page.close()
+
+
+def upload(page: Any, path: Path, *, accepted: bool = True) -> None:
+    """Put a file into the Recording box, replacing what it held; wait until the server has it."""
+    clear = page.locator("#recording button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator("#recording input[type=file]").set_input_files(str(path))
+    if accepted:
+        clear.first.wait_for()  # shown once the upload is done and the box holds it
+
+
+def expect_message(page: Any, text: str) -> None:
+    """An error or warning box on the page holds `text`; then close every box."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".toast-body").filter(has_text=text)).to_be_visible()
+    for close in page.locator(".toast-close").all():
+        close.click()
+
+
+def test_upload_transcribe_then_paint_in_the_browser(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    upload(page, JFK)
+    page.click("#transcribe")
+    expect(page.locator("#transcript textarea")).to_have_value(
+        # Moonshine's own words for the recording (it hears "ask not" as "As not")
+        "And so my fellow Americans. As not. What your country can do for you? Ask what you can do for your country."
+    )
+    assert page.input_value("#language textarea") == "en"
+    prompt = page.input_value("#prompt textarea")
+    assert prompt.startswith("my fellow Americans") and prompt.endswith("do for your country")
+
+    page.fill("#prompt textarea", "a red star on a blue background")  # the prompt is the user's to change
+    page.click("#paint")
+    image = page.locator("#gallery img").first
+    expect(image).to_have_attribute("src", SERVED)
+    response = page.request.get(image.get_attribute("src"))
+    assert response.ok
+    with Image.open(io.BytesIO(response.body())) as png:
+        assert png.format == "PNG" and png.size == (64, 64)  # what the bundled model paints
+        parameters = png.text["parameters"].splitlines()
+    assert parameters[0] == "a red star on a blue background"
+    assert parameters[1].startswith("Steps: 20, Sampler: ") and "CFG scale: 4, Seed: 0, Size: 64x64" in parameters[1]
+    files = page.locator("#files").inner_text()
+    assert "a-red-star-on-a-blue-0" in files and ".png" in files and ".json" in files
+
+
+def test_bad_uploads_get_a_message_and_the_app_serves_on(page: Any, tmp_path: Path) -> None:
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are notes, not audio")
+    cases = [
+        (not_audio, "cannot read audio 'notes.wav': unsupported format (expected wav, flac, ogg, aiff or mp3)"),
+        (write_wav(tmp_path / "silence.wav", 3.0), "'silence.wav': no speech found in 3.0 s of audio"),
+        (write_wav(tmp_path / "long.wav", MAX_SECONDS + 1, 0.01),
+         f"'long.wav': {MAX_SECONDS + 1:.1f} s of audio, longer than this app takes ({MAX_SECONDS} s)"),
+    ]  # fmt: skip
+    for path, message in cases:
+        upload(page, path)
+        page.click("#transcribe")
+        expect_message(page, message)
+
+    too_big = write_wav(tmp_path / "big.wav", 40, 0.01)  # 1.3 MB of 16-bit samples
+    upload(page, too_big, accepted=False)
+    expect_message(page, f'exceed the maximum allowed size of {MAX_UPLOAD_MB}.0 Mb: "big.wav"')  # gradio's words
+
+    from playwright.sync_api import expect
+
+    upload(page, JFK)  # still serving: one click now transcribes and paints
+    page.click("#speak")
+    expect(page.locator("#transcript textarea")).to_have_value(re.compile("do for your country"))
+    expect(page.locator("#gallery img").first).to_have_attribute("src", SERVED)
+
+
+def test_record_from_the_microphone_then_transcribe(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.click("#recording button[aria-label='Record audio']")
+    page.locator("#recording button", has_text="Record").first.click()
+    page.wait_for_timeout(6000)  # the fake microphone plays the recording from its start
+    page.locator("#recording button", has_text="Stop").first.click()
+    page.locator("#recording button[aria-label='Clear']").wait_for()  # the recording is on the server
+    page.click("#transcribe")
+    expect(page.locator("#transcript textarea")).not_to_have_value("")
+    heard = set(re.findall(r"[a-z]+", page.input_value("#transcript textarea").lower()))
+    assert len(heard & {"and", "so", "my", "fellow", "americans", "ask", "not", "what", "your", "country"}) >= 4
