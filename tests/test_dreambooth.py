@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from diffusers import StableDiffusionPipeline
 from PIL import Image
@@ -149,12 +150,14 @@ def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path
 
 def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
     out = tmp_path / "lora"
-    command = _command(tiny_sd, instances, out, 6, "--lora", "--rank", "4", "--validation-prompt",
-                       "a sks heart on a red background", "--validation-steps", "3")  # fmt: skip
+    command = _command(tiny_sd, instances, out, 6, "--lora", "--rank", "4", "--train-text-encoder",
+                       "--validation-prompt", "a sks heart on a red background", "--validation-steps", "3")  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "soundsight", *command[1:]], capture_output=True, text=True,
                             timeout=300, env=ENV)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / LORA_WEIGHTS).is_file() and len(list((out / "class_images").glob("*.png"))) == 4
+    saved = safetensors.torch.load_file(out / LORA_WEIGHTS)
+    assert any(k.startswith("unet.") for k in saved) and any(k.startswith("text_encoder.") for k in saved)
     assert Image.open(out / "validation" / "step-000006.png").width > 32
     pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
     base = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")
@@ -207,3 +210,19 @@ def test_two_cpu_processes_under_accelerate(tiny_sd: Path, instances: Path, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(_losses(out)) == [1, 2, 3, 4] and (out / LORA_WEIGHTS).is_file()
     assert len(list((out / "class_images").glob("*.png"))) == 4  # painted once, by the main process
+
+
+def test_evaluate_dreambooth_scores_the_subject_and_the_prior(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    args = ["evaluate", "dreambooth", "-o", str(tmp_path / "eval"), "--per-background", "1", "--steps", "2",
+            "--report", str(report), "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(app, args)  # the bundled model: it paints hearts, not the subject
+    assert result.exit_code == 0, result.output
+    scores = json.loads(report.read_text())
+    subject = [v for v in scores["verdicts"] if v["subject"]]
+    assert len(subject) == 6 and all(v["caption"].startswith("a sks heart on a ") for v in subject)
+    assert scores["attribute_counts"]["shape"] == 7 * 7  # plain hearts: 7 colours (not purple) x 7 backgrounds
+    assert scores["subject_fidelity"] == 0.0  # never taught the subject
+    assert (tmp_path / "eval" / "subject_grid.png").is_file() and (tmp_path / "eval" / "prior_grid.png").is_file()
+    rows = (tmp_path / "eval" / "images" / "metadata.jsonl").read_text().splitlines()
+    assert len(rows) == 6 + 49

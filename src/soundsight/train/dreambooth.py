@@ -137,16 +137,17 @@ class Trainable(torch.nn.Module):
 
 def add_lora(pipe: DiffusionPipeline, config: DreamBoothConfig) -> None:
     """Freeze the base weights and put trainable LoRA adapters on the attention projections."""
-    from peft import LoraConfig
+    from peft import LoraConfig, inject_adapter_in_model
 
     alpha = config.lora_alpha if config.lora_alpha is not None else config.rank
     pipe.unet.requires_grad_(False)
     pipe.unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
                                      target_modules=list(config.lora_modules)))  # fmt: skip
     if config.train_text_encoder:
+        # peft's own call: transformers' add_adapter asks for a newer peft than PyPI has (0.21.2 here)
         pipe.text_encoder.requires_grad_(False)
-        pipe.text_encoder.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
-                                                 target_modules=LORA_TEXT_MODULES))  # fmt: skip
+        inject_adapter_in_model(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
+                                           target_modules=LORA_TEXT_MODULES), pipe.text_encoder)  # fmt: skip
 
 
 def save_lora(pipe: DiffusionPipeline, config: DreamBoothConfig, folder: Path) -> Path:
