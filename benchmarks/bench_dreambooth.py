@@ -53,7 +53,7 @@ def run_trainer(
         instances, classes = _subject_folders(tmp)
         config = DreamBoothConfig(
             pretrained_model=model, instance_dir=instances, instance_prompt="a sks heart", output_dir=tmp / "out",
-            class_dir=classes, class_prompt="a heart", with_prior_preservation=True, num_class_images=6, lora=lora,
+            class_dir=classes, class_prompts=("a heart",), with_prior_preservation=True, num_class_images=6, lora=lora,
             rank=8, resolution=resolution, batch_size=BATCH if resolution is None else 1, max_train_steps=steps,
             learning_rate=1e-4, mixed_precision=precision, gradient_checkpointing=checkpointing,
             checkpointing_steps=10_000, log_every=1, device="cpu", progress=False,
