@@ -203,9 +203,13 @@ def upload(page: Any, path: Path, *, accepted: bool = True) -> None:
     clear = page.locator("#recording button[aria-label='Clear']")
     if clear.count():
         clear.first.click()
-    page.locator("#recording input[type=file]").set_input_files(str(path))
-    if accepted:
-        clear.first.wait_for()  # shown once the upload is done and the box holds it
+    if not accepted:
+        page.locator("#recording input[type=file]").set_input_files(str(path))
+        return
+    with page.expect_response(lambda response: "/gradio_api/upload" in response.url) as uploaded:
+        page.locator("#recording input[type=file]").set_input_files(str(path))
+    assert uploaded.value.ok
+    clear.first.wait_for()  # the box holds it
 
 
 def expect_message(page: Any, text: str) -> None:
@@ -277,8 +281,10 @@ def test_record_from_the_microphone_then_transcribe(page: Any) -> None:
     page.click("#recording button[aria-label='Record audio']")
     page.locator("#recording button", has_text="Record").first.click()
     page.wait_for_timeout(6000)  # the fake microphone plays the recording from its start
-    page.locator("#recording button", has_text="Stop").first.click()
-    page.locator("#recording button[aria-label='Clear']").wait_for()  # the recording is on the server
+    # the Clear button shows before the recording is uploaded: wait for the upload itself
+    with page.expect_response(lambda response: "/gradio_api/upload" in response.url) as uploaded:
+        page.locator("#recording button", has_text="Stop").first.click()
+    assert uploaded.value.ok
     page.click("#transcribe")
     expect(page.locator("#transcript textarea")).not_to_have_value("")
     heard = set(re.findall(r"[a-z]+", page.input_value("#transcript textarea").lower()))
