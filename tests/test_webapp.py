@@ -38,6 +38,7 @@ from soundsight.webapp import (
 
 from .conftest import SHARED_DATA
 
+BELL = Path(__file__).resolve().parents[1] / "examples" / "bell.wav"
 JFK = SHARED_DATA / "speech" / "en_jfk.wav"  # "... ask not what your country can do for you ..." (11.0 s)
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser download is not used
 MAX_SECONDS = 20  # the served app's limits, small enough to test
@@ -66,12 +67,12 @@ def test_app_config_refuses_values_it_cannot_serve() -> None:
     assert result.exit_code == 1 and result.stderr.strip() == "error: max_upload_mb -1.0: must be positive"
 
 
-def test_transcribing_and_painting_share_one_bounded_queue() -> None:
+def test_transcribing_painting_and_hearing_share_one_bounded_queue() -> None:
     page = build_app(AppConfig(concurrency_limit=2, max_queue_size=5))
     queue = page._queue  # gradio's own queue: what `default_concurrency_limit` and `max_size` set
     assert (queue.default_concurrency_limit, queue.max_size) == (2, 5)
     model_work = {fn.name: fn for fn in page.fns.values() if fn.queue}
-    assert set(model_work) == {"on_transcribe", "on_paint"}
+    assert set(model_work) == {"on_transcribe", "on_paint", "on_sound"}
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in page.fns.values() if fn.queue} == {
         ("models", "default")  # one limit for all model work, however it is started
     }
@@ -198,16 +199,16 @@ def page(browser: Any, server: str) -> Iterator[Any]:
     page.close()
 
 
-def upload(page: Any, path: Path, *, accepted: bool = True) -> None:
-    """Put a file into the Recording box, replacing what it held; wait until the server has it."""
-    clear = page.locator("#recording button[aria-label='Clear']")
+def upload(page: Any, path: Path, *, accepted: bool = True, box: str = "#recording") -> None:
+    """Put a file into an audio box (Recording, or Sound), replacing what it held; wait until the server has it."""
+    clear = page.locator(f"{box} button[aria-label='Clear']")
     if clear.count():
         clear.first.click()
     if not accepted:
-        page.locator("#recording input[type=file]").set_input_files(str(path))
+        page.locator(f"{box} input[type=file]").set_input_files(str(path))
         return
     with page.expect_response(lambda response: "/gradio_api/upload" in response.url) as uploaded:
-        page.locator("#recording input[type=file]").set_input_files(str(path))
+        page.locator(f"{box} input[type=file]").set_input_files(str(path))
     assert uploaded.value.ok
     clear.first.wait_for()  # the box holds it
 
@@ -289,3 +290,23 @@ def test_record_from_the_microphone_then_transcribe(page: Any) -> None:
     expect(page.locator("#transcript textarea")).not_to_have_value("")
     heard = set(re.findall(r"[a-z]+", page.input_value("#transcript textarea").lower()))
     assert len(heard & {"and", "so", "my", "fellow", "americans", "ask", "not", "what", "your", "country"}) >= 4
+
+
+def test_a_sound_paints_its_scene_in_the_sound_tab(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from soundsight.evaluate.image_model import score_painted
+
+    page.click("#sound_tab-button")
+    upload(page, write_wav(tmp_path / "quiet.wav", 2.0), box="#sound")
+    page.click("#hear")
+    expect_message(page, "'quiet.wav': silent (peak below -60 dBFS), nothing to hear")
+    upload(page, BELL, box="#sound")  # a synthetic bell: its scene is a yellow circle
+    page.click("#hear")
+    image = page.locator("#gallery img").first
+    expect(image).to_have_attribute("src", SERVED)
+    with Image.open(io.BytesIO(page.request.get(image.get_attribute("src")).body())) as png:
+        picture = np.asarray(png.convert("RGB"))
+        assert "Sound: bell.wav, Adapter: sound_adapter" in png.text["parameters"]
+    verdict = score_painted(picture[None], ["a yellow circle"], ["bell"]).verdicts[0]
+    assert verdict.correct, verdict.read

@@ -102,17 +102,21 @@ def shapes_build(
     test: int = typer.Option(120, "--test", help="Items in the test split (test voices, half noisy)."),
     novel: int = typer.Option(120, "--novel", help="Items in the novel split (held-out colour-shape pairs)."),
     seed: int = typer.Option(0, "--seed"),
+    sounds_train: int | None = typer.Option(None, "--sounds-train", help="Sound clips in train; default: --train."),
+    sounds_val: int | None = typer.Option(None, "--sounds-val", help="Sound clips in val; default: --val."),
+    sounds_test: int | None = typer.Option(None, "--sounds-test", help="Sound clips in test; default: --test."),
     workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
     force: bool = typer.Option(False, "--force", help="Replace a build made with another seed."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
-    """Build a Spoken Shapes data set: scenes, speech and the DreamBooth subject."""
+    """Build a Spoken Shapes data set: scenes, speech, sounds and the DreamBooth subject."""
     from soundsight.shapes.build import BuildConfig, build_dataset
 
-    report = _run(
-        lambda: build_dataset(BuildConfig(out, train, val, test, novel, seed, workers, force, not no_progress))
-    )
+    config = _run(lambda: BuildConfig(out, train, val, test, novel, seed, sounds_train, sounds_val, sounds_test,
+                                      workers, force, not no_progress))  # fmt: skip
+    report = _run(lambda: build_dataset(config))
     counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
+    counts += "; sounds " + ", ".join(f"{n} {split}" for split, n in config.sound_counts.items())
     made = f"{report.written} made, {report.reused} already there"
     typer.echo(f"built '{report.out}': {counts} ({made}) in {report.elapsed_s:.1f} s")
     if report.failures:
@@ -371,6 +375,60 @@ def speak(
 
 
 @app.command()
+def hear(
+    sounds: list[Path] = typer.Argument(..., help="Sounds (any audio file), or folders of them."),
+    out: Path = OUT,
+    adapter: Path | None = typer.Option(
+        None, "--adapter", help="A trained audio adapter folder [default: the one shipped for our models]."
+    ),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper [default: the one the adapter names]."),
+    image_model: str | None = typer.Option(
+        None, "--image-model", help="Stable Diffusion [default: the one the adapter names]."
+    ),
+    seed: int = SEED,
+    steps: int | None = STEPS,
+    guidance: float | None = GUIDANCE,
+    scheduler: str | None = SCHEDULER,
+    num_images: int = NUM_IMAGES,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint what each sound sounds like, with no words in between (a bell rings -> a yellow circle).
+
+    Split a large batch over processes or GPUs with `accelerate launch -m soundsight hear ...`.
+    """
+    from accelerate import PartialState
+
+    from soundsight.output import save_generation
+    from soundsight.sound_to_image import SoundToImage
+
+    files = _audio_inputs(sounds)
+    good, failures = _readable(files)
+    if not good:
+        _finish(failures)
+    state = PartialState(cpu=device == "cpu")
+    if state.num_processes > 1 and device == "auto":
+        device = str(state.device)
+    _quiet_libraries()
+    s2i = _run(lambda: SoundToImage.from_pretrained(adapter, asr_model, image_model, device=device, dtype=dtype))
+    _, generate_config = _configs(s2i.image_model, seed, steps, guidance, num_images, None, None, scheduler, None,
+                                  None, None, "")  # fmt: skip
+    show = not no_progress and state.is_local_main_process
+    with state.split_between_processes(good) as mine:
+        for path in tqdm(mine, unit="file", desc="hear", disable=not show):
+            try:
+                result = s2i(path, generate_config=generate_config, progress=show and len(mine) == 1)
+            except SoundSightError as e:
+                failures.append(str(e) if str(path) in str(e) else f"'{path}': {e}")
+                continue
+            extra = {"Sound": str(path), "Adapter": result.adapter}
+            for png in save_generation(result.generation, out, path.stem, source=path, extra=extra):
+                typer.echo(f"{path} -> {png}")
+    _finish(failures)
+
+
+@app.command()
 def paint(
     prompt: str = typer.Argument(..., help="What to paint."),
     out: Path = OUT,
@@ -569,6 +627,41 @@ def train_vae_decoder(
     typer.echo(f"saved '{_run(lambda: vae_decoder.main(config))}'")
 
 
+@train_app.command("adapter")
+def train_adapter(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with sounds/."),
+    out: Path = typer.Option(Path("runs/adapter"), "--out", help="Checkpoints, log.jsonl, the adapter in model/."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper whose encoder hears [default: ours]."),
+    image_model: str | None = IMAGE_MODEL,
+    width: int = typer.Option(192, "--width", help="The adapter's width."),
+    layers: int = typer.Option(2, "--layers", help="Cross-attention blocks."),
+    heads: int = typer.Option(4, "--heads"),
+    steps: int = typer.Option(2000, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
+    learning_rate: float = typer.Option(3e-4, "--learning-rate"),
+    cosine_weight: float = typer.Option(1.0, "--cosine-weight", help="Loss = MSE + this x (1 - cosine)."),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    validate_every: int = typer.Option(250, "--validate-every", help="0: only at the end."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the audio adapter: sounds -> the text-encoder states of the scenes they are bound to.
+    Run again to resume after a stop; `accelerate launch -m soundsight train adapter ...` for several processes."""
+    from soundsight.train import adapter
+
+    logging.getLogger("soundsight").setLevel(logging.INFO)
+    _quiet_libraries()
+    config = _run(lambda: adapter.AdapterTrainConfig(
+        data=data, out=out, asr_model=asr_model, image_model=image_model, width=width, layers=layers, heads=heads,
+        steps=steps, batch_size=batch_size, learning_rate=learning_rate, cosine_weight=cosine_weight,
+        checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
+        device=device, progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{_run(lambda: adapter.main(config))}'")
+
+
 @train_app.command("dreambooth")
 def train_dreambooth(
     instance_dir: Path = typer.Option(..., "--instance-dir", help="3-20 JPEG/PNG pictures of the subject, any size."),
@@ -720,6 +813,62 @@ def evaluate_image(
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
 
 
+@evaluate_app.command("adapter")
+def evaluate_adapter(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder with sounds/."),
+    out: Path = OUT,
+    adapter: Path | None = typer.Option(None, "--adapter", help="An adapter folder [default: the shipped one]."),
+    split: str = typer.Option("test", "--split", help="test, val or train."),
+    steps: int = typer.Option(20, "--steps", help="Denoising steps."),
+    guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed", help="Sound i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N sounds."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint every sound of a split through the adapter, and through classify -> caption -> paint, and score
+    both: OUT/scores.json, OUT/adapter_grid.png, OUT/two_stage_grid.png."""
+    from soundsight.evaluate.adapter import evaluate_adapter as evaluate
+    from soundsight.evaluate.image_model import PaintSettings, save_grid
+    from soundsight.files import save_jsonl, save_text
+    from soundsight.sound_to_image import SoundToImage
+
+    if out.exists():
+        typer.echo(f"error: '{out}' exists: name a new folder", err=True)
+        raise typer.Exit(1)
+    _quiet_libraries()
+    s2i = _run(lambda: SoundToImage.from_pretrained(adapter, device=device))
+    settings = PaintSettings(steps=steps, guidance=guidance, seed=seed)
+    result = _run(lambda: evaluate(s2i.asr, s2i.adapter, s2i.pipe, data, split=split, settings=settings, limit=limit,
+                                   progress=not no_progress))  # fmt: skip
+    scenes = [c.scene for c in result.clips]
+    labels = [f"{c.label} -> {c.scene}" for c in result.clips]
+    save_grid(result.adapter_images, result.adapter_verdicts, labels, out / "adapter_grid.png")
+    heard = [f"{c.label} as {p}" for c, p in zip(result.clips, result.predicted_labels, strict=True)]
+    save_grid(result.two_stage_images, result.two_stage_verdicts, heard, out / "two_stage_grid.png")
+    save_text(json.dumps(asdict(result.scores), indent=1) + "\n", out / "scores.json")
+    adapter_right = {v.name: v.correct for v in result.adapter_verdicts.verdicts}
+    two_stage_right = {v.name: v.correct for v in result.two_stage_verdicts.verdicts}
+    rows = [{"file": str(c.path), "label": c.label, "scene": c.scene, "adapter_right": adapter_right[c.path.name],
+             "cosine": round(cosine, 4), "classified_as": predicted, "two_stage_right": two_stage_right[c.path.name]}
+            for c, predicted, cosine in zip(result.clips, result.predicted_labels, result.cosines,
+                                            strict=True)]  # fmt: skip
+    save_jsonl(rows, out / "verdicts.jsonl")
+    table = Table(title=f"Sound -> image on {result.scores.num_sounds} {split} sounds ({len(set(scenes))} scenes)")
+    for column in ("sound", "adapter: painted right", "adapter: cosine", "two-stage: painted right"):
+        table.add_column(column)
+    s = result.scores
+    for label in s.painted_per_label:
+        table.add_row(label, _format(s.painted_per_label[label]), f"{s.cosine_per_label[label]:.3f}",
+                      _format(s.two_stage_per_label[label]))  # fmt: skip
+    table.add_row("all", _format(s.painted), f"{s.cosine:.3f}", _format(s.two_stage_painted))
+    stdout.print(table)
+    typer.echo(
+        f"two-stage classifier accuracy {_format(s.two_stage_classified)} (caption ceiling: "
+        f"{_format(s.caption_painted)} of its right guesses painted right); adapter MSE {s.mse:.4f}"
+    )
+
+
 @evaluate_app.command("dreambooth")
 def evaluate_dreambooth(
     out: Path = OUT,
@@ -854,15 +1003,18 @@ def web_app(
         "--custom-models/--no-custom-models",
         help="Let page users name any Hub id or folder as a model (default: only when serving this machine).",
     ),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="Audio adapter for the sound tab [default: the shipped one, with its models]."
+    ),
 ) -> None:
-    """Serve the web page: record or upload speech, check the transcript, paint it (gradio)."""
+    """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio)."""
     from soundsight.webapp import AppConfig, launch
 
     if custom_models is None:  # other people must not make the server download models or probe its folders
         custom_models = host in ("127.0.0.1", "localhost", "::1")
 
     config = _run(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
-                                    concurrency_limit, max_queue_size, custom_models))  # fmt: skip
+                                    concurrency_limit, max_queue_size, custom_models, adapter))  # fmt: skip
     logging.getLogger("soundsight").setLevel(logging.INFO)
     _quiet_libraries()
     launch(config)

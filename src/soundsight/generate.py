@@ -105,9 +105,14 @@ def generate(
     config: GenerateConfig | None = None,
     *,
     model: str = "",
+    prompt_embeds: torch.Tensor | None = None,
     progress: bool = True,
 ) -> Generation:
-    """Return `config.num_images` images of `prompt` painted by `pipe`, each reproducible from its seed."""
+    """Return `config.num_images` images of `prompt` painted by `pipe`, each reproducible from its seed.
+
+    `prompt_embeds`, (1, S, D), paints from these text-encoder states instead of `prompt.text` (which then
+    only labels the images): how the audio adapter paints a sound.
+    """
     config = config or GenerateConfig()
     if config.scheduler is not None:
         set_scheduler(pipe, config.scheduler)
@@ -117,8 +122,12 @@ def generate(
     # one CPU generator per image: the same seed gives the same image on any device and batch size
     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
     pipe.set_progress_bar_config(disable=not progress)
+    text: dict[str, Any] = {"prompt": [prompt.text] * len(seeds)}
+    if prompt_embeds is not None:
+        embeds = prompt_embeds.to(pipe.device, pipe.text_encoder.dtype).expand(len(seeds), -1, -1)
+        text = {"prompt_embeds": embeds}
     output = pipe(
-        prompt=[prompt.text] * len(seeds),
+        **text,
         negative_prompt=[prompt.negative_prompt] * len(seeds) if prompt.negative_prompt else None,
         num_inference_steps=config.steps,
         guidance_scale=config.guidance,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from soundsight.asr import AsrModel
     from soundsight.evaluate.subject_similarity import ClipEncoder, DinoEncoder
+    from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.moonshine import MoonshineModel
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,28 @@ def bundled_asr_dir() -> Path:
 def bundled_image_model_dir() -> Path:
     """Return the folder of our Spoken Shapes Stable Diffusion shipped inside the package."""
     return Path(str(resources.files("soundsight") / "assets" / "sd_shapes"))
+
+
+def bundled_adapter_dir() -> Path:
+    """Return the folder of the audio adapter shipped inside the package (for the bundled models)."""
+    return Path(str(resources.files("soundsight") / "assets" / "sound_adapter"))
+
+
+def load_adapter(folder: Path | str | None = None, *, device: str = "auto") -> AudioAdapter:
+    """Return the audio adapter saved in `folder` (default: the bundled one), in eval mode on `device`."""
+    from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
+
+    folder = Path(folder).expanduser() if folder is not None else bundled_adapter_dir()
+    weights, config_file = folder / WEIGHTS_NAME, folder / CONFIG_NAME
+    if not weights.is_file() or not config_file.is_file():
+        raise ModelNotFoundError(f"audio adapter '{folder}': no {WEIGHTS_NAME} and {CONFIG_NAME} there")
+    try:
+        adapter = AudioAdapter(AdapterConfig.load(folder))
+        adapter.load_state_dict(load_file(weights))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ModelNotFoundError(f"audio adapter '{folder}': not an adapter this version reads ({e})") from e
+    logger.info("loaded audio adapter '%s'", folder)
+    return adapter.to(resolve_device(device)).eval()
 
 
 def load_shape_classifier(folder: Path | str | None = None) -> ShapeClassifier:

@@ -11,20 +11,25 @@ from soundsight.files import save_png, save_text
 from soundsight.generate import Generation
 
 
-def a1111_parameters(generation: Generation, index: int) -> str:
-    """The "parameters" text that image tools read: prompt, negative prompt, then one settings line."""
+def a1111_parameters(generation: Generation, index: int, extra: dict[str, str] | None = None) -> str:
+    """The "parameters" text that image tools read: prompt, negative prompt, then one settings line
+    (ending with `extra`, e.g. {"Sound": "bell.wav", "Adapter": "bundled"})."""
     lines = [generation.prompt.text]
     if generation.prompt.negative_prompt:
         lines.append(f"Negative prompt: {generation.prompt.negative_prompt}")
     lines.append(
         f"Steps: {generation.steps}, Sampler: {generation.sampler}, CFG scale: {generation.guidance:g}, "
         f"Seed: {generation.seeds[index]}, Size: {generation.width}x{generation.height}, Model: {generation.model}"
+        + "".join(f", {key}: {value}" for key, value in (extra or {}).items())
     )
     return "\n".join(lines)
 
 
-def sidecar(generation: Generation, index: int, transcript: Transcript | None, source: Path | None) -> dict[str, Any]:
-    """The JSON written beside each PNG."""
+def sidecar(
+    generation: Generation, index: int, transcript: Transcript | None, source: Path | None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The JSON written beside each PNG (`extra` keys in lower case)."""
     return {
         "transcript": transcript.text if transcript else None,
         "language": transcript.language if transcript else None,
@@ -39,6 +44,7 @@ def sidecar(generation: Generation, index: int, transcript: Transcript | None, s
         "width": generation.width,
         "height": generation.height,
         "source": str(source) if source else None,
+        **{key.lower(): value for key, value in (extra or {}).items()},
     }
 
 
@@ -58,14 +64,19 @@ def save_generation(
     *,
     transcript: Transcript | None = None,
     source: Path | None = None,
+    extra: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Write each image as `{stem}-{seed}.png` with its JSON sidecar, atomically; return the PNG paths."""
+    """Write each image as `{stem}-{seed}.png` with its JSON sidecar, atomically; return the PNG paths.
+
+    `extra` settings ({"Sound": ..., "Adapter": ...}) join the PNG's parameters and the sidecar.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(generation.images):
         name = _free_stem(out_dir, stem, generation.seeds[i])
-        meta = sidecar(generation, i, transcript, source)
+        meta = sidecar(generation, i, transcript, source, extra)
         save_text(json.dumps(meta, indent=2) + "\n", out_dir / f"{name}.json")
-        paths.append(save_png(image, out_dir / f"{name}.png", text={"parameters": a1111_parameters(generation, i)}))
+        parameters = a1111_parameters(generation, i, extra)
+        paths.append(save_png(image, out_dir / f"{name}.png", text={"parameters": parameters}))
     return paths

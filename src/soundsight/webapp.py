@@ -1,4 +1,5 @@
-"""The web page: a gradio front end over the public API, recording -> transcript -> prompt -> images."""
+"""The web page: a gradio front end over the public API, recording -> transcript -> prompt -> images, and
+sound -> images through the audio adapter."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
 
+from soundsight.adapter import check_sound
 from soundsight.asr import Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
@@ -26,6 +28,7 @@ from soundsight.loading import load_asr, load_pipeline
 from soundsight.moonshine import MOONSHINE
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, build_prompt
+from soundsight.sound_to_image import SoundToImage, sound_to_image
 from soundsight.speech_to_image import default_asr_model, default_generate_config, default_image_model
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class AppConfig:
     concurrency_limit: int = 1  # requests worked on at once; the others wait in the queue
     max_queue_size: int = 16  # requests allowed to wait; more are turned away
     custom_models: bool = True  # page users may name any Hub id or folder, not only the two offered
+    adapter: str | None = None  # audio adapter folder for the sound tab; None: the bundled one and its models
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_seconds"):
@@ -77,6 +81,19 @@ def _cached_asr(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock
 @lru_cache(maxsize=MODELS_KEPT)
 def _cached_pipeline(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
     return load_pipeline(name, device=device, dtype=dtype), threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _cached_sound_to_image(adapter: str | None, device: str, dtype: str) -> tuple[SoundToImage, threading.Lock]:
+    return SoundToImage.from_pretrained(adapter, device=device, dtype=dtype), threading.Lock()
+
+
+def sound_models(
+    adapter: str | None, device: str = "auto", dtype: str = "float32"
+) -> tuple[SoundToImage, threading.Lock]:
+    """Return the adapter with the models it was trained for, and the lock to hold while using them."""
+    with _loading:
+        return _cached_sound_to_image(adapter, device, dtype)
 
 
 def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[Any, threading.Lock]:
@@ -141,6 +158,32 @@ def read_recording(path: str | None, max_seconds: float) -> np.ndarray:
     check_duration(waveform, f"'{name}'", max_seconds)
     check_speech(waveform, f"'{name}'")
     return waveform
+
+
+def read_sound(path: str | None, max_seconds: float) -> np.ndarray:
+    """Return an uploaded or recorded sound as a (T,) 16 kHz waveform that is not silent, else raise AudioError."""
+    if not path:
+        raise AudioError("no sound: record with the microphone or upload a file first")
+    name = Path(path).name
+    try:
+        waveform = load_audio(path)
+    except AudioError as e:
+        raise AudioError(str(e).replace(str(path), name)) from e
+    check_duration(waveform, f"'{name}'", max_seconds)
+    check_sound(waveform, f"'{name}'")
+    return waveform
+
+
+def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path, *, config: AppConfig) -> list[Path]:
+    """Paint the sound at `path` through the app's audio adapter into `out_dir`; return the PNGs."""
+    waveform = read_sound(path, config.max_seconds)
+    s2i, lock = sound_models(config.adapter, config.device, config.dtype)
+    with lock:
+        result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.pipe, image_model=s2i.image_model,
+                                adapter_name=s2i.adapter_name, generate_config=generate_config)  # fmt: skip
+    name = Path(str(path)).name
+    extra = {"Sound": name, "Adapter": _label(s2i.adapter_name)}
+    return save_generation(result.generation, out_dir, Path(name).stem or "sound", extra=extra)
 
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
@@ -226,6 +269,20 @@ def build_app(config: AppConfig) -> gr.Blocks:
         gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
         return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
 
+    def on_sound(
+        sound: str | None, seed: float, steps: float, guidance: float, num_images: float,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),
+    ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
+        with _shown_on_page():
+            generate_config = settings(seed, steps, guidance, num_images)
+            progress(0, desc="loading the adapter and its models")
+            sound_models(config.adapter, config.device, config.dtype)
+            progress(0, desc="painting the sound")
+            out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
+            pngs = paint_sound(sound, generate_config, out_dir, config=config)
+        gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
+        return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
+
     def on_image_model(image_name: str) -> tuple[int, float]:
         chosen = default_generate_config(image_name.strip() or image_offered[0][1])
         return chosen.steps, chosen.guidance
@@ -237,24 +294,34 @@ def build_app(config: AppConfig) -> gr.Blocks:
             return ""
 
     with gr.Blocks(title="SoundSight", analytics_enabled=False, delete_cache=(CACHE_AGE_S, CACHE_AGE_S)) as page:
-        gr.Markdown("# SoundSight: speak, and see\nRecord or upload speech, check what was heard, then paint it.")
+        gr.Markdown(
+            "# SoundSight: speak, and see\nRecord or upload speech, check what was heard, then paint it; "
+            "or let a sound paint itself, no words in between."
+        )
         heard = gr.State(None)  # the Transcript as the model heard it, for the images' sidecars
         with gr.Row():
             with gr.Column():
-                # Each way into the painter is a tab: sound -> image will sit beside this one.
-                with gr.Tabs(), gr.Tab("Speech → image"):
-                    recording = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording",
-                                         elem_id="recording")  # fmt: skip
-                    translate = gr.Checkbox(label="Translate to English", value=False, elem_id="translate")
-                    with gr.Row():
-                        transcribe_button = gr.Button("Transcribe", elem_id="transcribe")
-                        speak_button = gr.Button("Transcribe and paint", variant="primary", elem_id="speak")
-                    with gr.Row():
-                        transcript = gr.Textbox(label="Transcript (edit it if needed)", lines=2, scale=4,
-                                                elem_id="transcript")  # fmt: skip
-                        language = gr.Textbox(label="Language", interactive=False, scale=1, elem_id="language")
-                    prompt = gr.Textbox(label="Prompt (edit it, or type your own)", lines=2, elem_id="prompt")
-                    paint_button = gr.Button("Paint", variant="primary", elem_id="paint")
+                # Each way into the painter is a tab
+                with gr.Tabs():
+                    with gr.Tab("Speech → image", elem_id="speech_tab"):
+                        recording = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording",
+                                             elem_id="recording")  # fmt: skip
+                        translate = gr.Checkbox(label="Translate to English", value=False, elem_id="translate")
+                        with gr.Row():
+                            transcribe_button = gr.Button("Transcribe", elem_id="transcribe")
+                            speak_button = gr.Button("Transcribe and paint", variant="primary", elem_id="speak")
+                        with gr.Row():
+                            transcript = gr.Textbox(label="Transcript (edit it if needed)", lines=2, scale=4,
+                                                    elem_id="transcript")  # fmt: skip
+                            language = gr.Textbox(label="Language", interactive=False, scale=1, elem_id="language")
+                        prompt = gr.Textbox(label="Prompt (edit it, or type your own)", lines=2, elem_id="prompt")
+                        paint_button = gr.Button("Paint", variant="primary", elem_id="paint")
+                    with gr.Tab("Sound → image", elem_id="sound_tab"):
+                        gr.Markdown("A sound, not words: a bell, a siren, a bird. The audio adapter paints what "
+                                    "it hears (seed, steps and images from the settings below).")  # fmt: skip
+                        sound = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Sound",
+                                         elem_id="sound")  # fmt: skip
+                        sound_button = gr.Button("Paint the sound", variant="primary", elem_id="hear")
                 # Shared by every tab; the personalised-model choice will join the models here.
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     typed = "pick one, or type a Hub id or folder" if config.custom_models else None
@@ -281,6 +348,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
         transcribe_button.click(**listen_io)
         paint_button.click(**paint_io)
         speak_button.click(**listen_io).success(**paint_io)
+        sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
+                           concurrency_id=CONCURRENCY_ID)  # fmt: skip
         recording.change(lambda: None, outputs=heard, queue=False)
         transcript.input(on_transcript, transcript, prompt, queue=False, show_progress="hidden")
         image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden")

@@ -49,15 +49,19 @@ def _rows(data: Path, part: str, split: str) -> list[dict[str, object]]:
 
 @torch.no_grad()
 def paint_prompts(
-    pipe: DiffusionPipeline, prompts: list[str], settings: PaintSettings, *, progress: bool = True
+    pipe: DiffusionPipeline, prompts: list[str] | torch.Tensor, settings: PaintSettings, *, progress: bool = True
 ) -> np.ndarray:
-    """(N, H, W, 3) uint8: prompt i painted from seed + i (the same picture whatever the batch size)."""
+    """(N, H, W, 3) uint8: prompt i painted from seed + i (the same picture whatever the batch size).
+
+    `prompts` are captions, or (N, S, D) prompt embeddings (what the audio adapter makes of N sounds).
+    """
     pipe.set_progress_bar_config(disable=True)
     out = []
     for start in tqdm(range(0, len(prompts), settings.batch_size), unit="batch", desc="paint", disable=not progress):
         batch = prompts[start : start + settings.batch_size]
+        text = {"prompt": batch} if isinstance(batch, list) else {"prompt_embeds": batch.to(pipe.device)}
         generators = [torch.Generator("cpu").manual_seed(settings.seed + start + i) for i in range(len(batch))]
-        images = pipe(batch, num_inference_steps=settings.steps, guidance_scale=settings.guidance,
+        images = pipe(**text, num_inference_steps=settings.steps, guidance_scale=settings.guidance,
                       generator=generators, output_type="np").images  # fmt: skip
         out.append(np.clip(np.asarray(images) * 255 + 0.5, 0, 255).astype(np.uint8))
     return np.concatenate(out)

@@ -1,4 +1,4 @@
-"""Write a Spoken Shapes data set to disk: scenes, speech and the subject, resumable, on every core."""
+"""Write a Spoken Shapes data set to disk: scenes, speech, sounds and the subject, resumable, on every core."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from soundsight.errors import ConfigError, OutputExistsError, SoundSightError
 from soundsight.files import remove_temporaries, save_jsonl, save_png, save_text, save_wav
 from soundsight.shapes.plan import SPLITS, TEST_VOICES, TRAIN_VOICES, ItemPlan, plan_item, plan_subject
 from soundsight.shapes.render import render_scene
-from soundsight.shapes.spec import SAMPLE_RATE, SPEC_VERSION
+from soundsight.shapes.sounds import plan_sound, render_sound
+from soundsight.shapes.spec import SAMPLE_RATE, SOUND_SPLITS, SPEC_VERSION
 from soundsight.shapes.speech import check_voices, speak
 
 logger = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
-MANAGED = ("scenes", "speech", "subject", BUILD_FILE)  # what a build owns under its folder
+MANAGED = ("scenes", "speech", "sounds", "subject", BUILD_FILE)  # what a build owns under its folder
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class BuildConfig:
     test: int = 120
     novel: int = 120
     seed: int = 0
+    # sound clips per split for the audio adapter; None: as many as that split's scenes
+    sounds_train: int | None = None
+    sounds_val: int | None = None
+    sounds_test: int | None = None
     workers: int = 0  # 0: one process per core
     force: bool = False  # replace a build made with another seed
     progress: bool = True
@@ -43,12 +48,21 @@ class BuildConfig:
         for split in SPLITS:
             if getattr(self, split) < 0:
                 raise ConfigError(f"--{split} {getattr(self, split)}: a count cannot be negative")
+        for split in SOUND_SPLITS:
+            count = getattr(self, f"sounds_{split}")
+            if count is not None and count < 0:
+                raise ConfigError(f"--sounds-{split} {count}: a count cannot be negative")
         if self.workers < 0:
             raise ConfigError(f"--workers {self.workers}: must be 0 (all cores) or more")
 
     @property
     def counts(self) -> dict[str, int]:
         return {split: int(getattr(self, split)) for split in SPLITS}
+
+    @property
+    def sound_counts(self) -> dict[str, int]:
+        counts = {split: getattr(self, f"sounds_{split}") for split in SOUND_SPLITS}
+        return {split: int(getattr(self, split) if n is None else n) for split, n in counts.items()}
 
 
 @dataclass(frozen=True)
@@ -110,9 +124,13 @@ def _prepare_folder(config: BuildConfig) -> None:
             folder = out / kind / split
             folder.mkdir(parents=True, exist_ok=True)
             remove_temporaries(folder)
+    for split in SOUND_SPLITS:
+        (out / "sounds" / split).mkdir(parents=True, exist_ok=True)
+        remove_temporaries(out / "sounds" / split)
     (out / "subject").mkdir(parents=True, exist_ok=True)
     remove_temporaries(out / "subject")
-    save_text(json.dumps({**settings, "counts": config.counts}, indent=2) + "\n", build_file, overwrite=True)
+    record = {**settings, "counts": config.counts, "sound_counts": config.sound_counts}
+    save_text(json.dumps(record, indent=2) + "\n", build_file, overwrite=True)
 
 
 def _remove_beyond(config: BuildConfig) -> None:
@@ -122,6 +140,21 @@ def _remove_beyond(config: BuildConfig) -> None:
             for path in (config.out / kind / split).glob(f"*{suffix}"):
                 if path.stem.isdigit() and int(path.stem) >= n:
                     path.unlink()
+    for split, n in config.sound_counts.items():
+        for path in (config.out / "sounds" / split).glob("*.wav"):
+            if path.stem.isdigit() and int(path.stem) >= n:
+                path.unlink()
+
+
+def write_sounds(config: BuildConfig) -> None:
+    """Synthesise the sound clips not yet on disk (a few ms each: one process), then each split's metadata."""
+    plans = [plan_sound(config.seed, split, i) for split, n in config.sound_counts.items() for i in range(n)]
+    todo = [p for p in plans if not (config.out / "sounds" / p.split / f"{p.stem}.wav").exists()]
+    for plan in tqdm(todo, unit="clip", desc="sounds", disable=not config.progress):
+        save_wav(render_sound(plan), SAMPLE_RATE, config.out / "sounds" / plan.split / f"{plan.stem}.wav")
+    for split in SOUND_SPLITS:
+        records = [p.record() for p in plans if p.split == split]
+        save_jsonl(records, config.out / "sounds" / split / "metadata.jsonl", overwrite=True)
 
 
 def _run(jobs: list[tuple[ItemPlan, Path]], workers: int) -> Iterator[str | None]:
@@ -136,7 +169,8 @@ def build_dataset(config: BuildConfig) -> BuildReport:
     """Write the data set `config` asks for under config.out and return what was done.
 
     Layout: scenes/{split}/NNNNNN.png + metadata.jsonl, speech/{split}/NNNNNN.wav + metadata.jsonl,
-    subject/NN.png + metadata.jsonl, build.json. An interrupted build resumes where it stopped.
+    sounds/{train,val,test}/NNNNNN.wav + metadata.jsonl, subject/NN.png + metadata.jsonl,
+    build.json. An interrupted build resumes where it stopped.
     """
     start = time.perf_counter()
     voices = [*TRAIN_VOICES] if config.train or config.val else []
@@ -155,6 +189,7 @@ def build_dataset(config: BuildConfig) -> BuildReport:
             failures.append(failure)
         bar.update()
     bar.close()
+    write_sounds(config)
     subject = plan_subject(config.seed)
     for sp in subject:
         path = config.out / "subject" / f"{sp.stem}.png"

@@ -90,3 +90,24 @@ SPEED_WPM = (120, 200)
 PITCH = (20, 80)
 TRAIN_SNR_DB = (5.0, 30.0)
 TEST_NOISY_SNR_DB = (5.0, 10.0)
+
+# Sounds for the audio adapter: each class and the scene (colour, shape) it is bound to.
+SOUND_SCENES: dict[str, tuple[str, str]] = {
+    "bell": ("yellow", "circle"),
+    "siren": ("red", "triangle"),
+    "drum": ("black", "square"),
+    "whistle": ("white", "star"),
+    "rain": ("blue", "heart"),
+    "chirp": ("green", "cross"),
+}
+SOUND_LABELS: tuple[str, ...] = tuple(SOUND_SCENES)
+SOUND_DURATION_S = (1.0, 4.0)
+SOUND_SNR_DB = (10.0, 30.0)  # white or pink background noise
+SOUND_PEAK = (0.5, 0.9)
+SOUND_SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def sound_scene_caption(label: str) -> str:
+    """The scene a sound is bound to, as a caption: "bell" -> "a yellow circle"."""
+    color, shape = SOUND_SCENES[label]
+    return f"a {color} {shape}"

@@ -164,7 +164,7 @@ def synthesize(text: str, voice: str, *, speed_wpm: int = 160, pitch: int = 50, 
     return np.asarray(soxr.resample(mono, rate, SAMPLE_RATE), dtype=np.float32)
 
 
-def _active_power(waveform: np.ndarray, frame: int = 320) -> float:
+def active_power(waveform: np.ndarray, frame: int = 320) -> float:
     """Mean power of the frames within ACTIVE_FRAME_DB of the loudest (speech, not its silences)."""
     n = max(1, len(waveform) // frame)
     powers = (
@@ -208,7 +208,7 @@ def degrade(waveform: np.ndarray, settings: SpeechSettings) -> np.ndarray:
     if settings.reverb_rt60_s is not None:
         x = add_reverb(x, settings.reverb_rt60_s, settings.reverb_wet, rng)
     if settings.snr_db is not None:
-        noise_power = _active_power(x) / 10 ** (settings.snr_db / 10)
+        noise_power = active_power(x) / 10 ** (settings.snr_db / 10)
         x = x + make_noise(settings.noise, len(x), rng) * np.float32(np.sqrt(noise_power))
     peak = float(np.abs(x).max())
     if peak > 0:

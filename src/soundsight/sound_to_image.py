@@ -1,0 +1,115 @@
+"""Sound -> image with no words in between: load the sound, the adapter turns it into prompt embeddings,
+the image model paints them. Timed per stage."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from diffusers import DiffusionPipeline
+from PIL import Image
+
+from soundsight.adapter import check_adapter_fits, check_sound, resolve_model, sound_embeddings
+from soundsight.asr import AsrModel
+from soundsight.audio import load_audio
+from soundsight.errors import ConfigError
+from soundsight.generate import GenerateConfig, Generation, generate
+from soundsight.loading import (
+    bundled_adapter_dir,
+    bundled_asr_dir,
+    bundled_image_model_dir,
+    load_adapter,
+    load_asr,
+    load_pipeline,
+)
+from soundsight.models.audio_adapter import AudioAdapter
+from soundsight.prompt import Prompt
+from soundsight.speech_to_image import default_generate_config
+
+
+@dataclass(frozen=True)
+class SoundToImageResult:
+    sound: str  # the file heard, or "audio" for an array
+    adapter: str
+    generation: Generation
+    timings_s: dict[str, float] = field(default_factory=dict)  # per stage: audio, adapter, paint
+
+    @property
+    def images(self) -> tuple[Image.Image, ...]:
+        return self.generation.images
+
+
+def sound_to_image(
+    audio: Path | str | np.ndarray,
+    asr: AsrModel,
+    adapter: AudioAdapter,
+    pipe: DiffusionPipeline,
+    *,
+    image_model: str = "",
+    adapter_name: str = "",
+    generate_config: GenerateConfig | None = None,
+    progress: bool = True,
+) -> SoundToImageResult:
+    """Return the images the sound at `audio` (a path, or a (T,) 16 kHz waveform) paints through `adapter`."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    name = str(audio) if not isinstance(audio, np.ndarray) else "audio"
+    waveform = load_audio(audio) if not isinstance(audio, np.ndarray) else audio
+    check_sound(waveform, f"'{name}'")
+    timings["audio"] = time.perf_counter() - start
+    embeds = sound_embeddings(waveform, asr, adapter)
+    timings["adapter"] = time.perf_counter() - start - timings["audio"]
+    label = Prompt(f"sound: {Path(name).name}", source=name)  # what the images say they were painted from
+    generation = generate(label, pipe, generate_config, model=image_model, prompt_embeds=embeds, progress=progress)
+    timings["paint"] = time.perf_counter() - start - timings["audio"] - timings["adapter"]
+    return SoundToImageResult(name, adapter_name, generation, timings)
+
+
+class SoundToImage:
+    """Sound -> image, models loaded once. With no names, the adapter shipped in the package and the
+    models it was trained for (offline); an adapter only works with the models it names.
+
+    >>> s2i = SoundToImage.from_pretrained()
+    >>> s2i("bell.wav").images[0]
+    """
+
+    def __init__(self, asr: AsrModel, adapter: AudioAdapter, pipe: DiffusionPipeline, *, adapter_name: str,
+                 image_model: str) -> None:  # fmt: skip
+        self.asr = asr
+        self.adapter = adapter
+        self.pipe = pipe
+        self.adapter_name = adapter_name
+        self.image_model = image_model
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        adapter: str | Path | None = None,
+        asr_model: str | Path | None = None,
+        image_model: str | Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "float32",
+    ) -> SoundToImage:
+        loaded = load_adapter(adapter, device=device)
+        config = loaded.config
+        asr_name = str(asr_model or resolve_model(config.audio_encoder, bundled_asr_dir()))
+        image_name = str(image_model or resolve_model(config.image_model, bundled_image_model_dir()))
+        asr = load_asr(asr_name, device=device, dtype=dtype)
+        if not isinstance(asr, AsrModel):
+            raise ConfigError(f"ASR model '{asr_name}': the audio adapter needs a Whisper encoder")
+        pipe = load_pipeline(image_name, device=device, dtype=dtype)
+        check_adapter_fits(config, asr.model.get_encoder(), pipe.text_encoder, audio_name=asr_name,
+                           image_name=image_name)  # fmt: skip
+        loaded.to(asr.model.dtype)
+        return cls(asr, loaded, pipe, adapter_name=str(adapter or bundled_adapter_dir()), image_model=image_name)
+
+    def __call__(
+        self, audio: Path | str | np.ndarray, *, generate_config: GenerateConfig | None = None, progress: bool = True
+    ) -> SoundToImageResult:
+        return sound_to_image(
+            audio, self.asr, self.adapter, self.pipe, image_model=self.image_model, adapter_name=self.adapter_name,
+            generate_config=generate_config or default_generate_config(self.image_model), progress=progress,
+        )  # fmt: skip

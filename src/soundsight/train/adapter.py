@@ -1,0 +1,190 @@
+"""`soundsight train adapter`: teach the audio adapter to turn a sound into the text-encoder states of the
+scene it is bound to ("a bell" -> the states of "a yellow circle"), with MSE plus cosine loss.
+
+Whisper's encoder and the image model stay frozen; only the adapter trains. Every step draws its batch
+from (seed, step), so a resumed run continues the same loss curve; accelerate runs it on any number of
+processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from soundsight.adapter import (
+    adapter_config_for,
+    clip_states,
+    cosine_to_targets,
+    embed_states,
+    model_name,
+    resolve_model,
+    scene_states,
+)
+from soundsight.asr import AsrModel
+from soundsight.errors import ConfigError
+from soundsight.evaluate.image_model import PaintSettings, paint_prompts, score_painted
+from soundsight.files import save_text
+from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_adapter, load_asr, load_pipeline
+from soundsight.models.audio_adapter import WEIGHTS_NAME, AudioAdapter
+from soundsight.shapes.sounds import read_sounds
+from soundsight.shapes.spec import SAMPLE_RATE
+from soundsight.train.batches import append_log
+from soundsight.train.checkpoints import resume, save_checkpoint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AdapterTrainConfig:
+    data: Path  # a `shapes build` folder with sounds/{train,val}
+    out: Path = Path("runs/adapter")  # checkpoints, log.jsonl, validation grids, the adapter in out/model
+    asr_model: str | None = None  # the Whisper whose encoder hears; None: the bundled one
+    image_model: str | None = None  # the Stable Diffusion to paint with; None: the bundled one
+    width: int = 192
+    layers: int = 2
+    heads: int = 4
+    steps: int = 2000
+    batch_size: int = 32
+    learning_rate: float = 3e-4
+    warmup_steps: int = 100
+    cosine_weight: float = 1.0  # loss = MSE + cosine_weight * (1 - cosine similarity)
+    max_shift_s: float = 0.5  # augmentation: up to this much silence before the sound
+    checkpoint_every: int = 250
+    keep_checkpoints: int = 2
+    validate_every: int = 250
+    log_every: int = 10
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate {self.learning_rate}: must be positive")
+
+
+def adapter_loss(predicted: torch.Tensor, target: torch.Tensor, cosine_weight: float) -> torch.Tensor:
+    """MSE plus cosine_weight x (1 - cosine similarity per token), both (B, S, D)."""
+    cosine = F.cosine_similarity(predicted, target, dim=-1).mean()
+    return F.mse_loss(predicted, target) + cosine_weight * (1 - cosine)
+
+
+def shifted(waveform: np.ndarray, rng: np.random.Generator, max_shift_s: float) -> np.ndarray:
+    """The clip after a random lead of silence and at a random gain: where and how loud a sound is
+    must not change what it paints."""
+    lead = np.zeros(int(rng.uniform(0, max_shift_s) * SAMPLE_RATE), np.float32)
+    return np.concatenate([lead, waveform * np.float32(rng.uniform(0.3, 1.0))])
+
+
+def main(config: AdapterTrainConfig) -> Path:
+    """Train the adapter (or resume); save it in config.out/model and return that folder."""
+    accelerator = Accelerator()
+    if config.batch_size % accelerator.num_processes:
+        processes = accelerator.num_processes
+        raise ConfigError(f"batch_size {config.batch_size}: must split evenly over {processes} processes")
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    show = config.progress and accelerator.is_main_process
+    train = read_sounds(config.data, "train")
+    val = read_sounds(config.data, "val")
+    if not train:
+        raise ConfigError(f"data '{config.data}': sounds/train is empty")
+    audio_name = model_name(config.asr_model, bundled_asr_dir())
+    image_name = model_name(config.image_model, bundled_image_model_dir())
+    asr = load_asr(resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device))
+    if not isinstance(asr, AsrModel):
+        raise ConfigError(f"ASR model '{config.asr_model}': the adapter needs a Whisper encoder")
+    pipe = load_pipeline(resolve_model(image_name, bundled_image_model_dir()), device=str(accelerator.device))
+    asr.model.requires_grad_(False)
+    pipe.text_encoder.requires_grad_(False)
+    sizes = {"width": config.width, "layers": config.layers, "heads": config.heads}
+    adapter_config = adapter_config_for(asr, pipe.text_encoder, audio_name=audio_name, image_name=image_name, **sizes)
+    torch.manual_seed(config.seed)
+    adapter = AudioAdapter(adapter_config).to(accelerator.device)
+    scenes = sorted({c.scene for c in train})
+    targets = scene_states(pipe, scenes)  # (scenes, S, D)
+    target_of = {scene: i for i, scene in enumerate(scenes)}
+    pool = adapter_config.time_pool
+    augment = np.random.default_rng([config.seed, 1])  # one shifted, scaled copy per clip, fixed by the seed
+    train_states = clip_states([shifted(c.waveform, augment, config.max_shift_s) for c in train], asr, pool,
+                               progress=show, desc="hear train")  # fmt: skip
+    val_states = clip_states([c.waveform for c in val], asr, pool, progress=show, desc="hear val")
+    train_targets = torch.tensor([target_of[c.scene] for c in train])
+    size = sum(p.numel() for p in adapter.parameters())
+    logger.info("audio adapter: %d train and %d val sounds, %d scenes, %d parameters, %s -> %s", len(train),
+                len(val), len(scenes), size, audio_name, image_name)  # fmt: skip
+
+    optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
+    adapter, optimizer, scheduler = accelerator.prepare(adapter, optimizer, scheduler)
+    step = resume(accelerator, out)
+    if accelerator.is_main_process:
+        save_text(json.dumps(asdict(config), indent=2, default=str) + "\n", out / "config.json", overwrite=True)
+    bare = accelerator.unwrap_model(adapter)
+
+    def validate(step: int) -> dict[str, float]:
+        bare.eval()
+        embeds = embed_states(val_states, bare)
+        expected = targets.cpu()[[target_of[c.scene] for c in val]]
+        shown = val[: 4 * len(scenes)]  # a few clips of every class, painted and read back
+        images = paint_prompts(pipe, embeds[: len(shown)], PaintSettings(steps=20, guidance=4.0), progress=False)
+        painted = score_painted(images, [c.scene for c in shown], [c.path.name for c in shown],
+                                grid=out / f"val-{step:06d}.png")  # fmt: skip
+        bare.train()
+        return {"cosine": float(cosine_to_targets(embeds, expected).mean()),
+                "mse": float(F.mse_loss(embeds, expected)), "painted": painted.all_attributes or 0.0}  # fmt: skip
+
+    log_file = out / "log.jsonl"
+    bar = tqdm(total=config.steps, initial=step, unit="step", desc="adapter", disable=not show)
+    start = time.perf_counter()
+    adapter.train()
+    share = config.batch_size // accelerator.num_processes
+    while step < config.steps:
+        rng = np.random.default_rng([config.seed, step, accelerator.process_index])
+        picked = torch.from_numpy(rng.integers(0, len(train), share))
+        states = train_states[picked].to(accelerator.device).float()
+        loss = adapter_loss(adapter(states), targets[train_targets[picked]], config.cosine_weight)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(adapter.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
+        bar.update()
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
+            append_log(log_file, {"step": step, "loss": round(mean_loss, 5), "lr": scheduler.get_last_lr()[0],
+                                  "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        done = step == config.steps or (config.validate_every and step % config.validate_every == 0)
+        if accelerator.is_main_process and val and done:
+            scores = validate(step)
+            logger.info("step %d: val cosine %.3f, mse %.4f, painted right %.1f%%", step, scores["cosine"],
+                        scores["mse"], 100 * scores["painted"])  # fmt: skip
+            append_log(log_file, {"step": step, "val": {k: round(v, 4) for k, v in scores.items()}})
+    bar.close()
+
+    final = out / "model"
+    if accelerator.is_main_process:
+        final.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous().cpu() for k, v in bare.state_dict().items()}, str(final / WEIGHTS_NAME))
+        adapter_config.save(final)
+        load_adapter(final, device="cpu")  # proves it loads
+        logger.info("saved '%s'", final)
+    accelerator.wait_for_everyone()
+    return final
