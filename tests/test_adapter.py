@@ -172,4 +172,5 @@ def test_hear_paints_each_sound_and_records_it(tiny_adapter: Path, small_build: 
         str(bell), str(tiny_adapter / "model"), 0, None)  # fmt: skip
     again = CliRunner().invoke(app, args[:2] + args[7:])  # the same sound again: a new name, nothing overwritten
     assert again.exit_code == 0, again.output
-    assert (out / "000000-0-2.png").is_file() and (out / "000000-0.json").read_text() == json.dumps(meta, indent=2) + "\n"
+    assert (out / "000000-0-2.png").is_file()
+    assert (out / "000000-0.json").read_text() == json.dumps(meta, indent=2) + "\n"
