@@ -27,26 +27,26 @@ app.add_typer(train_app, name="train")
 
 # Options shared by speak, transcribe and paint (one name for one thing across commands).
 ASR_MODEL = typer.Option(
-    None, "--asr-model", help="Whisper: a Hub id or a local folder, or moonshine [default: our Spoken Shapes Whisper]."
+    None, "--asr-model", help="Whisper: a Hub id or a local folder, or moonshine \\[default: our Spoken Shapes Whisper]"
 )
 IMAGE_MODEL = typer.Option(
-    None, "--image-model", help="Stable Diffusion: a Hub id or a local folder [default: our Spoken Shapes model]."
+    None, "--image-model", help="Stable Diffusion: a Hub id or a local folder \\[default: our Spoken Shapes model]."
 )
 LANGUAGE = typer.Option(None, "--language", help="Language spoken (ISO code, e.g. en, fr); detected if not given.")
 TRANSLATE = typer.Option(False, "--translate", help="Translate the speech to English instead of transcribing it.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
 DTYPE = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16 (float16 falls back to float32 on CPU).")
 SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
-STEPS = typer.Option(None, "--steps", help="Denoising steps [default: 30; 20 for our bundled model].")
+STEPS = typer.Option(None, "--steps", help="Denoising steps \\[default: 30; 20 for our bundled model].")
 GUIDANCE = typer.Option(
-    None, "--guidance", help="Classifier-free guidance scale [default: 7.5; 4 for our bundled model]."
+    None, "--guidance", help="Classifier-free guidance scale \\[default: 7.5; 4 for our bundled model]."
 )
 NEGATIVE_PROMPT = typer.Option(None, "--negative-prompt", help="What the image should not show.")
 STYLE = typer.Option(None, "--style", help='A template with "{}" for the prompt, e.g. "a watercolor painting of {}".')
 SCHEDULER = typer.Option(None, "--scheduler", help="ddim, ddpm, pndm, lms, euler, euler_a, dpm++ or unipc.")
 NUM_IMAGES = typer.Option(1, "--num-images", help="Images per prompt.")
-WIDTH = typer.Option(None, "--width", help="Image width in pixels (multiple of 8) [default: the model's].")
-HEIGHT = typer.Option(None, "--height", help="Image height in pixels (multiple of 8) [default: the model's].")
+WIDTH = typer.Option(None, "--width", help="Image width in pixels (multiple of 8) \\[default: the model's].")
+HEIGHT = typer.Option(None, "--height", help="Image height in pixels (multiple of 8) \\[default: the model's].")
 LORA = typer.Option(None, "--lora", help="LoRA weights (folder or .safetensors) to load into the image model.")
 ATTENTION_SLICING = typer.Option(False, "--attention-slicing", help="Less memory in attention, a little slower.")
 CPU_OFFLOAD = typer.Option(False, "--cpu-offload", help="Keep model parts on the CPU until used (GPU only).")
@@ -379,11 +379,11 @@ def hear(
     sounds: list[Path] = typer.Argument(..., help="Sounds (any audio file), or folders of them."),
     out: Path = OUT,
     adapter: Path | None = typer.Option(
-        None, "--adapter", help="A trained audio adapter folder [default: the one shipped for our models]."
+        None, "--adapter", help="A trained audio adapter folder \\[default: the one shipped for our models]."
     ),
-    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper [default: the one the adapter names]."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper \\[default: the one the adapter names]."),
     image_model: str | None = typer.Option(
-        None, "--image-model", help="Stable Diffusion [default: the one the adapter names]."
+        None, "--image-model", help="Stable Diffusion \\[default: the one the adapter names]."
     ),
     seed: int = SEED,
     steps: int | None = STEPS,
@@ -631,7 +631,7 @@ def train_vae_decoder(
 def train_adapter(
     data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with sounds/."),
     out: Path = typer.Option(Path("runs/adapter"), "--out", help="Checkpoints, log.jsonl, the adapter in model/."),
-    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper whose encoder hears [default: ours]."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="Whisper whose encoder hears \\[default: ours]."),
     image_model: str | None = IMAGE_MODEL,
     width: int = typer.Option(192, "--width", help="The adapter's width."),
     layers: int = typer.Option(2, "--layers", help="Cross-attention blocks."),
@@ -817,7 +817,7 @@ def evaluate_image(
 def evaluate_adapter(
     data: Path = typer.Argument(..., help="A `soundsight shapes build` folder with sounds/."),
     out: Path = OUT,
-    adapter: Path | None = typer.Option(None, "--adapter", help="An adapter folder [default: the shipped one]."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="An adapter folder \\[default: the shipped one]."),
     split: str = typer.Option("test", "--split", help="test, val or train."),
     steps: int = typer.Option(20, "--steps", help="Denoising steps."),
     guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
@@ -1004,7 +1004,7 @@ def web_app(
         help="Let page users name any Hub id or folder as a model (default: only when serving this machine).",
     ),
     adapter: str | None = typer.Option(
-        None, "--adapter", help="Audio adapter for the sound tab [default: the shipped one, with its models]."
+        None, "--adapter", help="Audio adapter for the sound tab \\[default: the shipped one, with its models]."
     ),
 ) -> None:
     """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio)."""
