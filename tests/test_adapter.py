@@ -174,3 +174,16 @@ def test_hear_paints_each_sound_and_records_it(tiny_adapter: Path, small_build: 
     assert again.exit_code == 0, again.output
     assert (out / "000000-0-2.png").is_file()
     assert (out / "000000-0.json").read_text() == json.dumps(meta, indent=2) + "\n"
+
+
+def test_hear_splits_a_batch_over_two_processes_with_accelerate(tiny_adapter: Path, tmp_path: Path) -> None:
+    sounds = ["cow.wav", "dog.wav", "owl.wav", "saw.wav"]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", "-m", "soundsight", "hear",
+           *[str(SOUNDS / s) for s in sounds], "-o", str(out), "--adapter", str(tiny_adapter / "model"),
+           "--steps", "2", "--no-progress"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(s).stem}-0.png" for s in sounds)
+    assert len([line for line in result.stdout.splitlines() if " -> " in line]) == 4  # each sound painted once
