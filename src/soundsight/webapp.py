@@ -145,10 +145,11 @@ def check_duration(waveform: np.ndarray, name: str, max_seconds: float) -> None:
         raise AudioError(f"{name}: {duration_s:.1f} s of audio, longer than this app takes ({max_seconds:g} s)")
 
 
-def read_recording(path: str | None, max_seconds: float) -> np.ndarray:
-    """Return an uploaded or recorded file as a (T,) 16 kHz waveform holding speech, else raise AudioError."""
+def _read_upload(path: str | None, max_seconds: float, what: str) -> tuple[np.ndarray, str]:
+    """Return an uploaded or recorded file as a (T,) 16 kHz waveform and its quoted file name, checking
+    that it is there, readable and short enough; else raise AudioError."""
     if not path:
-        raise AudioError("no recording: record with the microphone or upload a file first")
+        raise AudioError(f"no {what}: record with the microphone or upload a file first")
     # gradio keeps uploads at <cache>/<hash>/<original name>: name only the file, never the server's folders
     name = Path(path).name
     try:
@@ -156,21 +157,20 @@ def read_recording(path: str | None, max_seconds: float) -> np.ndarray:
     except AudioError as e:
         raise AudioError(str(e).replace(str(path), name)) from e
     check_duration(waveform, f"'{name}'", max_seconds)
-    check_speech(waveform, f"'{name}'")
+    return waveform, f"'{name}'"
+
+
+def read_recording(path: str | None, max_seconds: float) -> np.ndarray:
+    """Return an uploaded or recorded file as a (T,) 16 kHz waveform holding speech, else raise AudioError."""
+    waveform, name = _read_upload(path, max_seconds, "recording")
+    check_speech(waveform, name)
     return waveform
 
 
 def read_sound(path: str | None, max_seconds: float) -> np.ndarray:
     """Return an uploaded or recorded sound as a (T,) 16 kHz waveform that is not silent, else raise AudioError."""
-    if not path:
-        raise AudioError("no sound: record with the microphone or upload a file first")
-    name = Path(path).name
-    try:
-        waveform = load_audio(path)
-    except AudioError as e:
-        raise AudioError(str(e).replace(str(path), name)) from e
-    check_duration(waveform, f"'{name}'", max_seconds)
-    check_sound(waveform, f"'{name}'")
+    waveform, name = _read_upload(path, max_seconds, "sound")
+    check_sound(waveform, name)
     return waveform
 
 
