@@ -113,6 +113,29 @@ def test_captions_from_the_instance_metadata(instances: Path, tmp_path: Path) ->
     assert [e.prompt for e in examples] == ["a sks heart on a red background", "a sks heart"]
 
 
+def test_several_captions_of_one_picture_are_drawn_in_turn(instances: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "captioned"
+    folder.mkdir()
+    for name in ("a.png", "c.png"):
+        (folder / name).write_bytes((instances / name).read_bytes())
+    several = ["a sks heart on a red background", "a big sks heart", "a red background with a sks heart"]
+    rows = [
+        {"file_name": "a.png", "caption": "a sks heart", "captions": several},
+        {"file_name": "c.png", "caption": "x"},
+    ]
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    examples, _ = load_examples(folder, "a sks heart", 32, use_captions=True)
+    assert [e.prompts for e in examples] == [tuple(several), ("x",)]
+    rng = np.random.default_rng(0)
+    drawn = [collate(examples, [], rng).prompts for _ in range(60)]
+    assert {p[0] for p in drawn} == set(several) and {p[1] for p in drawn} == {"x"}
+    assert collate(examples, []).prompts == [several[0], "x"]  # without a generator: the first
+    rows[0]["captions"] = "a sks heart"
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ConfigError, match="'a.png'.*must be a list of texts"):
+        load_examples(folder, "a sks heart", 32, use_captions=True)
+
+
 def test_class_pictures_are_painted_once_then_reused(tmp_path: Path) -> None:
     calls: list[tuple[list[str], int]] = []
 

@@ -60,3 +60,9 @@ def test_subject_instance_set() -> None:
     assert len(set(backgrounds)) == SUBJECT_INSTANCE_COUNT and not {"black", "white"} & set(backgrounds)
     assert {p.scene.size for p in plans} == {"big", "small"}
     assert all(parse_caption(p.caption).is_subject for p in plans)
+    for p in plans:  # every description names only what the render shows
+        assert len(p.captions) == 8 and p.captions[0] == p.caption and len(set(p.captions)) > 2
+        for caption in p.captions:
+            spec = parse_caption(caption)
+            assert spec.is_subject and spec.size in (None, p.scene.size)
+            assert spec.position in (None, p.scene.position) and spec.background in (None, p.scene.background)

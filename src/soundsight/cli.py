@@ -686,7 +686,10 @@ def train_dreambooth(
     resolution: int | None = typer.Option(None, "--resolution", help="Default: what the model paints."),
     pad: bool = typer.Option(False, "--pad", help="Pad pictures to a square instead of centre-cropping."),
     use_captions: bool = typer.Option(
-        False, "--use-captions", help="Each instance picture with its caption from INSTANCE_DIR/metadata.jsonl."
+        False,
+        "--use-captions",
+        help="Each instance picture with its caption (or one of its captions, drawn each step) from "
+        "INSTANCE_DIR/metadata.jsonl.",
     ),
     batch_size: int = typer.Option(1, "--train-batch-size", help="Instance pictures per step and process."),
     gradient_accumulation_steps: int = typer.Option(1, "--gradient-accumulation-steps"),
@@ -698,6 +701,7 @@ def train_dreambooth(
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16 (fp16 needs a GPU)."),
     gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing"),
     checkpointing_steps: int = typer.Option(100, "--checkpointing-steps"),
+    checkpoints_total_limit: int = typer.Option(2, "--checkpoints-total-limit", help="Older checkpoints are deleted."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUTPUT_DIR."),
     validation_prompt: list[str] = typer.Option([], "--validation-prompt", help="Repeat for several."),
     validation_steps: int = typer.Option(100, "--validation-steps"),
@@ -722,7 +726,8 @@ def train_dreambooth(
         max_train_steps=max_train_steps, learning_rate=learning_rate, lr_scheduler=lr_scheduler,
         lr_warmup_steps=lr_warmup_steps, use_8bit_adam=use_8bit_adam, mixed_precision=mixed_precision,
         gradient_checkpointing=gradient_checkpointing, checkpointing_steps=checkpointing_steps, resume=resume,
-        validation_prompts=tuple(validation_prompt), validation_steps=validation_steps, log_every=log_every,
+        keep_checkpoints=checkpoints_total_limit, validation_prompts=tuple(validation_prompt),
+        validation_steps=validation_steps, log_every=log_every,
         seed=seed, device=device,
         progress=not no_progress,
     ))  # fmt: skip

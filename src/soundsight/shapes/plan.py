@@ -37,6 +37,7 @@ from soundsight.shapes.speech import AMPLITUDE, PEAK_LEVEL, REVERB_RT60_S, REVER
 SPLITS: tuple[str, ...] = ("train", "val", "test", "novel")
 SPLIT_IDS = {name: i for i, name in enumerate(SPLITS)}
 SUBJECT_STREAM = 99  # the subject's generator: (seed, SUBJECT_STREAM)
+SUBJECT_CAPTIONS = 8  # descriptions of each subject render in its metadata "captions"
 SEEN_PAIRS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLORS for s in SHAPES if (c, s) not in HELD_OUT)
 HELD_OUT_PAIRS: tuple[tuple[str, str], ...] = tuple(sorted(HELD_OUT))
 P_LEAD_IN = 0.3
@@ -78,6 +79,7 @@ class SubjectPlan:
     index: int
     scene: Scene
     caption: str
+    captions: tuple[str, ...]  # `caption` and more ways the grammar describes the render (DreamBooth draws one)
 
     @property
     def stem(self) -> str:
@@ -85,7 +87,8 @@ class SubjectPlan:
 
     def record(self) -> dict[str, Any]:
         s = self.scene
-        return {"file_name": f"{self.stem}.png", "caption": self.caption, "instance_prompt": SUBJECT_INSTANCE_PROMPT,
+        return {"file_name": f"{self.stem}.png", "caption": self.caption, "captions": list(self.captions),
+                "instance_prompt": SUBJECT_INSTANCE_PROMPT,
                 "class_prompt": SUBJECT_CLASS_PROMPT, "shape": s.shape, "color": s.color, "size": s.size,
                 "position": s.position, "background": s.background}  # fmt: skip
 
@@ -138,9 +141,15 @@ def plan_subject(seed: int) -> list[SubjectPlan]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM]))
     backgrounds = rng.choice(SUBJECT_BACKGROUNDS, size=SUBJECT_INSTANCE_COUNT, replace=False)
     sizes = ["big" if i % 2 == 0 else "small" for i in range(SUBJECT_INSTANCE_COUNT)]
-    plans = []
-    for i, (background, size) in enumerate(zip(backgrounds, sizes, strict=True)):
+    scenes = []
+    for background, size in zip(backgrounds, sizes, strict=True):
         position = str(rng.choice(POSITIONS if size == "small" else BIG_POSITIONS))
         scene = make_scene(SUBJECT_SHAPE, SUBJECT_TOKEN, size, position, str(background), rng)
-        plans.append(SubjectPlan(i, scene, caption_scene(scene, rng)))
+        scenes.append((scene, caption_scene(scene, rng)))
+    # Drawn after the renders from their own stream, so renders and captions stay those of earlier builds.
+    wording = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM, 1]))
+    plans = []
+    for i, (scene, caption) in enumerate(scenes):
+        more = [caption_scene(scene, wording) for _ in range(SUBJECT_CAPTIONS - 1)]
+        plans.append(SubjectPlan(i, scene, caption, (caption, *more)))
     return plans

@@ -60,7 +60,7 @@ class DreamBoothConfig:
     train_text_encoder: bool = False
     resolution: int | None = None  # None: what the model paints
     fit: str = "crop"  # crop or pad the pictures to a square
-    use_captions: bool = False  # each instance picture with its caption in instance_dir/metadata.jsonl
+    use_captions: bool = False  # each instance picture with its caption(s) in instance_dir/metadata.jsonl
     batch_size: int = 1  # instance pictures per step and process (as many class pictures join them)
     gradient_accumulation_steps: int = 1
     max_train_steps: int = 400
@@ -292,7 +292,7 @@ def main(config: DreamBoothConfig) -> Path:
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         chosen = [instances[i] for i in rng.integers(len(instances), size=config.batch_size)]
         prior = [classes[i] for i in rng.integers(len(classes), size=config.batch_size)] if classes else []
-        batch = collate(chosen, prior)
+        batch = collate(chosen, prior, rng)
         with torch.no_grad():
             posterior = vae.encode(batch.pixels.to(accelerator.device, vae.dtype)).latent_dist
             latents = (posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator)) * scale

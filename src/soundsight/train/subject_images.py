@@ -23,11 +23,15 @@ CLASS_IMAGE_PREFIX = "class-"
 
 @dataclass(frozen=True)
 class Example:
-    """One training picture, (3, R, R) float32 in [-1, 1], and the prompt it is trained with."""
+    """One training picture, (3, R, R) float32 in [-1, 1], and the prompts it is trained with."""
 
     pixels: np.ndarray
-    prompt: str
+    prompts: tuple[str, ...]  # several descriptions of the picture: one is drawn each time it is used
     source: str  # the file it came from
+
+    @property
+    def prompt(self) -> str:
+        return self.prompts[0]
 
 
 @dataclass(frozen=True)
@@ -61,12 +65,22 @@ def square_pixels(image: Image.Image, resolution: int, fit: str = "crop") -> np.
     return pixels.transpose(2, 0, 1).copy()
 
 
-def _captions(folder: Path) -> dict[str, str]:
-    """Per-image captions from the folder's metadata.jsonl (file_name, caption), when there is one."""
+def _captions(folder: Path) -> dict[str, tuple[str, ...]]:
+    """Per-image captions from the folder's metadata.jsonl, when there is one: a row's "captions" (a list of
+    descriptions of the same picture, one drawn per use) or else its "caption"."""
     metadata = folder / "metadata.jsonl"
     if not metadata.is_file():
         return {}
-    return {str(row["file_name"]): str(row["caption"]) for row in read_jsonl(metadata) if "caption" in row}
+    found = {}
+    for row in read_jsonl(metadata):
+        several = row.get("captions")
+        if several is not None:
+            if not isinstance(several, list) or not several or not all(isinstance(c, str) and c for c in several):
+                raise ConfigError(f"'{metadata}': {row.get('file_name')!r}: \"captions\" must be a list of texts")
+            found[str(row["file_name"])] = tuple(several)
+        elif "caption" in row:
+            found[str(row["file_name"])] = (str(row["caption"]),)
+    return found
 
 
 def load_examples(
@@ -86,7 +100,7 @@ def load_examples(
         except (UnidentifiedImageError, OSError) as e:
             failed.append(f"'{path}': not a readable image ({e.__class__.__name__})")
             continue
-        examples.append(Example(pixels, captions.get(path.name, prompt), str(path)))
+        examples.append(Example(pixels, captions.get(path.name, (prompt,)), str(path)))
     return examples, failed
 
 
@@ -141,8 +155,11 @@ def load_class_examples(folder: Path, class_prompts: Sequence[str], resolution: 
     return examples[:count]
 
 
-def collate(instances: Sequence[Example], classes: Sequence[Example]) -> Batch:
-    """One batch: the instance pictures, then the class pictures, each row with its own example's prompt."""
+def collate(instances: Sequence[Example], classes: Sequence[Example], rng: np.random.Generator | None = None) -> Batch:
+    """One batch: the instance pictures, then the class pictures, each row with one of its own example's
+    prompts (drawn from `rng` where an example has several, else its first)."""
     chosen = [*instances, *classes]
     pixels = torch.from_numpy(np.stack([e.pixels for e in chosen]))
-    return Batch(pixels, [e.prompt for e in chosen], len(instances))
+    prompts = [e.prompts[int(rng.integers(len(e.prompts)))] if rng is not None and len(e.prompts) > 1 else e.prompt
+               for e in chosen]  # fmt: skip
+    return Batch(pixels, prompts, len(instances))
