@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from soundsight.cli import app
 from soundsight.errors import ConfigError
+from soundsight.speech_to_image import PAINT_SETTINGS_FILE, default_generate_config
 from soundsight.train.dreambooth import LORA_WEIGHTS, DreamBoothConfig, choose_mixed_precision
 from soundsight.train.dreambooth import main as train_dreambooth
 from soundsight.train.subject_images import (
@@ -200,6 +201,13 @@ def test_a_full_fine_tune_saves_a_pipeline(tiny_sd: Path, instances: Path, tmp_p
     base_text, tuned_text = base.text_encoder.state_dict(), tuned.text_encoder.state_dict()
     assert any(not torch.equal(tuned_text[k], base_text[k]) for k in base_text)
     assert all(torch.equal(v, base.vae.state_dict()[k]) for k, v in tuned.vae.state_dict().items())
+    assert default_generate_config(out) == default_generate_config(tiny_sd)  # painted as its base model paints
+    (out / PAINT_SETTINGS_FILE).write_text('{"steps": 12, "guidance": 3}')
+    assert (default_generate_config(out).steps, default_generate_config(out).guidance) == (12, 3.0)
+    (out / PAINT_SETTINGS_FILE).write_text('{"steps": 12}')
+    with pytest.raises(ConfigError, match="soundsight_paint.json': expected steps and guidance"):
+        default_generate_config(out)
+    (out / PAINT_SETTINGS_FILE).unlink()
     again = CliRunner().invoke(app, _command(tiny_sd, instances, out, 3)[1:])
     assert again.exit_code == 1 and "pass --resume" in again.output  # never trains over a finished run
 

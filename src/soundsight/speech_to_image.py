@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from PIL import Image
 
 from soundsight.asr import AsrModel, Transcript, transcribe
 from soundsight.audio import check_speech, load_audio
+from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig, Generation, generate
 from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_asr, load_pipeline
 from soundsight.moonshine import MoonshineModel
@@ -20,6 +22,7 @@ from soundsight.prompt import Prompt, PromptConfig, build_prompt
 HUB_ASR_MODEL = "openai/whisper-small"
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 BUNDLED_STEPS, BUNDLED_GUIDANCE = 20, 4.0  # the settings of its model card's scores
+PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G}: how a model folder is meant to paint
 
 
 def default_asr_model() -> str:
@@ -35,9 +38,17 @@ def default_image_model() -> str:
 
 
 def default_generate_config(image_model: str | Path) -> GenerateConfig:
-    """Stable Diffusion's usual 30 steps at guidance 7.5, or what our bundled model was scored with."""
+    """Stable Diffusion's usual 30 steps at guidance 7.5, what our bundled model was scored with, or what a
+    model folder names in its PAINT_SETTINGS_FILE (DreamBooth writes its base model's there)."""
     if Path(image_model).resolve() == bundled_image_model_dir().resolve():
         return GenerateConfig(steps=BUNDLED_STEPS, guidance=BUNDLED_GUIDANCE)
+    own = Path(image_model) / PAINT_SETTINGS_FILE
+    if own.is_file():
+        try:
+            settings = json.loads(own.read_text())
+            return GenerateConfig(steps=int(settings["steps"]), guidance=float(settings["guidance"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None
     return GenerateConfig()
 
 

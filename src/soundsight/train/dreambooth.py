@@ -224,6 +224,7 @@ def _check_output_dir(config: DreamBoothConfig) -> None:
 def main(config: DreamBoothConfig) -> Path:
     """Train; save LoRA weights or a whole pipeline into config.output_dir and return that path."""
     from soundsight.loading import load_pipeline
+    from soundsight.speech_to_image import PAINT_SETTINGS_FILE
 
     mixed_precision = choose_mixed_precision(config.mixed_precision, torch.cuda.is_available())
     accelerator = Accelerator(mixed_precision=mixed_precision, cpu=config.device == "cpu")
@@ -351,6 +352,8 @@ def main(config: DreamBoothConfig) -> Path:
             saved = save_lora(pipe, config, out)
         else:
             pipe.save_pretrained(out, safe_serialization=True)
+            paint_with = {"steps": settings.steps, "guidance": settings.guidance}  # the base model's, not SD's
+            save_text(json.dumps(paint_with) + "\n", out / PAINT_SETTINGS_FILE, overwrite=True)
             saved = out
         logger.info("saved '%s'", saved)
     accelerator.wait_for_everyone()
