@@ -141,15 +141,13 @@ def plan_subject(seed: int) -> list[SubjectPlan]:
     rng = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM]))
     backgrounds = rng.choice(SUBJECT_BACKGROUNDS, size=SUBJECT_INSTANCE_COUNT, replace=False)
     sizes = ["big" if i % 2 == 0 else "small" for i in range(SUBJECT_INSTANCE_COUNT)]
-    scenes = []
-    for background, size in zip(backgrounds, sizes, strict=True):
-        position = str(rng.choice(POSITIONS if size == "small" else BIG_POSITIONS))
-        scene = make_scene(SUBJECT_SHAPE, SUBJECT_TOKEN, size, position, str(background), rng)
-        scenes.append((scene, caption_scene(scene, rng)))
-    # Drawn after the renders from their own stream, so renders and captions stay those of earlier builds.
+    # The extra captions come from their own stream, so renders and captions stay those of earlier builds.
     wording = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM, 1]))
     plans = []
-    for i, (scene, caption) in enumerate(scenes):
+    for i, (background, size) in enumerate(zip(backgrounds, sizes, strict=True)):
+        position = str(rng.choice(POSITIONS if size == "small" else BIG_POSITIONS))
+        scene = make_scene(SUBJECT_SHAPE, SUBJECT_TOKEN, size, position, str(background), rng)
+        caption = caption_scene(scene, rng)
         more = [caption_scene(scene, wording) for _ in range(SUBJECT_CAPTIONS - 1)]
         plans.append(SubjectPlan(i, scene, caption, (caption, *more)))
     return plans
