@@ -27,6 +27,25 @@ def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_lora(tiny_sd: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LoRA weights for tiny_sd, saved the way diffusers saves them, strong enough to change its pictures."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    pipe.unet.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    with torch.no_grad():
+        for name, param in pipe.unet.named_parameters():
+            if "lora_B" in name:
+                param.fill_(0.5)
+    out = tmp_path_factory.mktemp("models") / "lora"
+    StableDiffusionPipeline.save_lora_weights(out, unet_lora_layers=get_peft_model_state_dict(pipe.unet))
+    return out
+
+
+@pytest.fixture(scope="session")
 def small_build(tmp_path_factory: pytest.TempPathFactory) -> BuildReport:
     out = tmp_path_factory.mktemp("shapes") / "set"
     return build_dataset(BuildConfig(out=out, seed=3, workers=2, progress=False, **SMALL_COUNTS))

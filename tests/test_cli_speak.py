@@ -75,6 +75,15 @@ def test_paint_writes_the_prompt_as_given(tiny_sd: Path, tmp_path: Path) -> None
     assert json.loads((tmp_path / "a-red-star-1.json").read_text())["prompt"] == "a drawing of A red star!"
 
 
+def test_paint_names_the_lora_weights_it_painted_with(tiny_sd: Path, tiny_lora: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["paint", "a red star", "-o", str(tmp_path), "--image-model", str(tiny_sd),
+                                 "--steps", "2", "--lora", str(tiny_lora)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a-red-star-0.json").read_text())["lora"] == str(tiny_lora)
+    with Image.open(tmp_path / "a-red-star-0.png") as png:
+        assert png.text["parameters"].endswith(f", LoRA: {tiny_lora}")
+
+
 def test_speak_splits_a_batch_over_two_processes_with_accelerate(
     tiny_whisper: Path, tiny_sd: Path, tmp_path: Path
 ) -> None:

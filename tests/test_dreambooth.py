@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from soundsight.cli import app
 from soundsight.errors import ConfigError
 from soundsight.speech_to_image import PAINT_SETTINGS_FILE, default_generate_config
-from soundsight.train.dreambooth import LORA_WEIGHTS, DreamBoothConfig, choose_mixed_precision
+from soundsight.train.dreambooth import LORA_WEIGHTS, DreamBoothConfig, add_lora, choose_mixed_precision
 from soundsight.train.dreambooth import main as train_dreambooth
 from soundsight.train.subject_images import (
     Example,
@@ -166,6 +166,10 @@ def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path
         DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path, with_prior_preservation=True)
     with pytest.raises(ConfigError, match="--resume: .* holds no checkpoint"):
         train_dreambooth(DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path / "new", resume=True))
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
+    with pytest.raises(ConfigError, match=r"^--lora-modules 'to_q,attn9': no UNet layer is called 'attn9'$"):
+        add_lora(pipe, DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path, lora=True,
+                                        lora_modules=("to_q", "attn9")))  # fmt: skip
     result = CliRunner().invoke(app, ["train", "dreambooth", "--instance-dir", str(tmp_path / "none"),
                                       "--instance-prompt", "a sks heart", "--output-dir", str(tmp_path / "o"),
                                       "--pretrained-model", str(tiny_sd), "--device", "cpu"])  # fmt: skip
@@ -175,6 +179,7 @@ def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path
 def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
     out = tmp_path / "lora"
     command = _command(tiny_sd, instances, out, 6, "--lora", "--rank", "4", "--train-text-encoder",
+                       "--lora-modules", "to_q,to_k,to_v,to_out.0,conv1,conv2",
                        "--validation-prompt", "a sks heart on a red background", "--validation-steps", "3")  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "soundsight", *command[1:]], capture_output=True, text=True,
                             timeout=300, env=ENV)  # fmt: skip
@@ -182,6 +187,7 @@ def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, 
     assert (out / LORA_WEIGHTS).is_file() and len(list((out / "class_images").glob("*.png"))) == 4
     saved = safetensors.torch.load_file(out / LORA_WEIGHTS)
     assert any(k.startswith("unet.") for k in saved) and any(k.startswith("text_encoder.") for k in saved)
+    assert any(".resnets.0.conv1.lora_A" in k for k in saved)  # the convolutions' adapters too
     assert Image.open(out / "validation" / "step-000006.png").width > 32
     pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
     base = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")

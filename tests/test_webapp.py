@@ -28,9 +28,12 @@ from soundsight.webapp import (
     AppConfig,
     build_app,
     check_duration,
+    check_lora,
     check_model,
     image_choices,
     image_pipeline,
+    lora_choices,
+    page_prompt,
     paint,
     read_recording,
     settings,
@@ -128,6 +131,29 @@ def test_paint_saves_pngs_with_their_parameters_and_loads_the_model_once(tiny_sd
         paint("  ", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path, config=config)
 
 
+def test_personalised_weights_and_subject_on_the_page(tiny_sd: Path, tiny_lora: Path, tmp_path: Path) -> None:
+    locked = AppConfig(custom_models=False, lora=str(tiny_lora), subject="sks person")
+    offered = lora_choices(locked)
+    assert offered == [("none", ""), ("lora (default)", str(tiny_lora))]
+    assert check_lora(" ", offered, locked) is None and check_lora(str(tiny_lora), offered, locked) == str(tiny_lora)
+    with pytest.raises(ConfigError, match=r"^LoRA weights 'other/lora': this app offers only the weights in its list$"):
+        check_lora("other/lora", offered, locked)
+    with pytest.raises(ConfigError, match=r"^LoRA weights '/nowhere/lora': no such file or folder$"):
+        AppConfig(lora="/nowhere/lora")
+    assert page_prompt("um, draw me on the beach", "sks person") == "a photo of sks person on the beach"
+    assert page_prompt("um, draw me on the beach", " ") == "on the beach"
+
+    config = AppConfig(device="cpu")
+    plain = paint("a red star", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path / "plain", config=config)
+    tuned = paint("a red star", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path / "tuned", lora=str(tiny_lora),
+                  config=config)  # fmt: skip
+    with Image.open(plain[0]) as a, Image.open(tuned[0]) as b:
+        assert not np.array_equal(np.asarray(a), np.asarray(b))  # same seed, the weights changed the picture
+        assert b.text["parameters"].endswith(", LoRA: lora") and "LoRA" not in a.text["parameters"]
+    assert json.loads(tuned[0].with_suffix(".json").read_text())["lora"] == "lora"
+    assert image_pipeline(str(tiny_sd), "cpu")[0] is not image_pipeline(str(tiny_sd), "cpu", lora=str(tiny_lora))[0]
+
+
 # --- the whole app in a real browser ---
 
 
@@ -143,7 +169,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("app") / "app.log"  # a file, not a pipe: nobody reads a pipe while tests run
     port = free_port()
     cmd = [sys.executable, "-m", "soundsight", "app", "--port", str(port), "--asr-model", "moonshine",
-           "--device", "cpu", "--max-seconds", str(MAX_SECONDS), "--max-upload-mb", str(MAX_UPLOAD_MB)]  # fmt: skip
+           "--device", "cpu", "--max-seconds", str(MAX_SECONDS), "--max-upload-mb", str(MAX_UPLOAD_MB),
+           "--subject", "sks heart"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -248,6 +275,20 @@ def test_upload_transcribe_then_paint_in_the_browser(page: Any) -> None:
     assert parameters[1].startswith("Steps: 20, Sampler: ") and "CFG scale: 4, Seed: 0, Size: 64x64" in parameters[1]
     files = page.locator("#files").inner_text()
     assert "a-red-star-on-a-blue-0" in files and ".png" in files and ".json" in files
+
+
+def test_me_in_the_transcript_becomes_the_subject_phrase(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.click("#settings")  # the subject and weights sit in the settings, closed at first
+    expect(page.locator("#lora input")).to_have_value("none")  # the app was given no LoRA weights
+    # typed by hand: gradio hears key presses, not Playwright's fill; the last press makes one request
+    page.fill("#transcript textarea", "um, draw me on a red backgroun")
+    page.locator("#transcript textarea").press("d")
+    expect(page.locator("#prompt textarea")).to_have_value("a photo of sks heart on a red background")
+    page.fill("#subject textarea", "sks perso")  # another subject: the prompt follows
+    page.locator("#subject textarea").press("n")
+    expect(page.locator("#prompt textarea")).to_have_value("a photo of sks person on a red background")
 
 
 def test_bad_uploads_get_a_message_and_the_app_serves_on(page: Any, tmp_path: Path) -> None:

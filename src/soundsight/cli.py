@@ -368,7 +368,8 @@ def speak(
             except SoundSightError as e:
                 failures.append(str(e) if str(path) in str(e) else f"'{path}': {e}")
                 continue
-            saved = save_generation(result.generation, out, path.stem, transcript=result.transcript, source=path)
+            saved = save_generation(result.generation, out, path.stem, transcript=result.transcript, source=path,
+                                    extra=_lora_setting(lora))  # fmt: skip
             for png in saved:
                 typer.echo(f"{path}: {result.transcript.text!r} -> {result.prompt.text!r} -> {png}")
     _finish(failures)
@@ -469,7 +470,7 @@ def paint(
     generation = generate(Prompt(text, negative_prompt, prompt), pipe, generate_config, model=image_name,
                           progress=not no_progress)  # fmt: skip
     stem = "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "paint"
-    for png in save_generation(generation, out, stem):
+    for png in save_generation(generation, out, stem, extra=_lora_setting(lora)):
         typer.echo(str(png))
 
 
@@ -682,6 +683,12 @@ def train_dreambooth(
     lora: bool = typer.Option(False, "--lora", help="Train LoRA adapters instead of the whole UNet."),
     rank: int = typer.Option(4, "--rank", help="LoRA rank."),
     lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha; default: the rank."),
+    lora_modules: str | None = typer.Option(
+        None,
+        "--lora-modules",
+        help="UNet layers given LoRA adapters, comma-separated names; add conv1,conv2 for the ResNet convolutions "
+        "\\[default: the attention projections, to_q,to_k,to_v,to_out.0].",
+    ),
     train_text_encoder: bool = typer.Option(False, "--train-text-encoder", help="Also the text encoder (or its LoRA)."),
     resolution: int | None = typer.Option(None, "--resolution", help="Default: what the model paints."),
     pad: bool = typer.Option(False, "--pad", help="Pad pictures to a square instead of centre-cropping."),
@@ -730,6 +737,7 @@ def train_dreambooth(
         validation_steps=validation_steps, log_every=log_every,
         seed=seed, device=device,
         progress=not no_progress,
+        lora_modules=tuple(m.strip() for m in (lora_modules or ",".join(dreambooth.LORA_UNET_MODULES)).split(",")),
     ))  # fmt: skip
     typer.echo(f"saved '{_run(lambda: dreambooth.main(config))}'")
 
@@ -768,6 +776,11 @@ def evaluate_asr(
     stdout.print(table)
     if report is not None:
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
+
+
+def _lora_setting(lora: Path | None) -> dict[str, str] | None:
+    """The LoRA weights a picture was painted with, for its parameters and sidecar."""
+    return {"LoRA": str(lora)} if lora is not None else None
 
 
 def _painter(image_model: str | None, device: str, lora: Path | None = None) -> Any:
@@ -1011,6 +1024,10 @@ def web_app(
     adapter: str | None = typer.Option(
         None, "--adapter", help="Audio adapter for the sound tab \\[default: the shipped one, with its models]."
     ),
+    lora: str | None = typer.Option(
+        None, "--lora", help="LoRA weights the page offers (chosen at first) beside none, e.g. a DreamBooth run."
+    ),
+    subject: str | None = SUBJECT,
 ) -> None:
     """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio)."""
     from soundsight.webapp import AppConfig, launch
@@ -1019,7 +1036,8 @@ def web_app(
         custom_models = host in ("127.0.0.1", "localhost", "::1")
 
     config = _run(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
-                                    concurrency_limit, max_queue_size, custom_models, adapter))  # fmt: skip
+                                    concurrency_limit, max_queue_size, custom_models, adapter, lora,
+                                    subject))  # fmt: skip
     logging.getLogger("soundsight").setLevel(logging.INFO)
     _quiet_libraries()
     launch(config)

@@ -27,7 +27,7 @@ from soundsight.generate import GenerateConfig, generate
 from soundsight.loading import load_asr, load_pipeline
 from soundsight.moonshine import MOONSHINE
 from soundsight.output import save_generation
-from soundsight.prompt import Prompt, build_prompt
+from soundsight.prompt import Prompt, PromptConfig, build_prompt
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 from soundsight.speech_to_image import default_asr_model, default_generate_config, default_image_model
 
@@ -56,6 +56,8 @@ class AppConfig:
     max_queue_size: int = 16  # requests allowed to wait; more are turned away
     custom_models: bool = True  # page users may name any Hub id or folder, not only the two offered
     adapter: str | None = None  # audio adapter folder for the sound tab; None: the bundled one and its models
+    lora: str | None = None  # LoRA weights the page offers beside none (e.g. a DreamBooth run's folder)
+    subject: str | None = None  # the personalised subject "me" becomes, e.g. "sks person"; editable on the page
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_seconds"):
@@ -66,6 +68,8 @@ class AppConfig:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port}: must be between 0 and 65535")
+        if self.lora and not Path(self.lora).exists():
+            raise ConfigError(f"LoRA weights '{self.lora}': no such file or folder")
 
 
 # Models are loaded on first use and kept; each comes with a lock because neither a diffusers pipeline
@@ -79,8 +83,8 @@ def _cached_asr(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_pipeline(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
-    return load_pipeline(name, device=device, dtype=dtype), threading.Lock()
+def _cached_pipeline(name: str, device: str, dtype: str, lora: str | None) -> tuple[Any, threading.Lock]:
+    return load_pipeline(name, device=device, dtype=dtype, lora=lora), threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -102,10 +106,13 @@ def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[
         return _cached_asr(name, device, dtype)
 
 
-def image_pipeline(name: str, device: str = "auto", dtype: str = "float32") -> tuple[Any, threading.Lock]:
-    """Return the image pipeline called `name` and the lock to hold while using it, loading it only once."""
+def image_pipeline(
+    name: str, device: str = "auto", dtype: str = "float32", lora: str | None = None
+) -> tuple[Any, threading.Lock]:
+    """Return the image pipeline called `name` (with the LoRA weights `lora` in it) and the lock to hold while
+    using it, loading it only once."""
     with _loading:
-        return _cached_pipeline(name, device, dtype)
+        return _cached_pipeline(name, device, dtype, lora)
 
 
 def _label(name: str) -> str:
@@ -126,6 +133,29 @@ def image_choices(config: AppConfig) -> list[tuple[str, str]]:
     """(label, model name) pairs the page offers: the app's image model."""
     default = config.image_model or default_image_model()
     return [(f"{_label(default)} (default)", default)]
+
+
+def lora_choices(config: AppConfig) -> list[tuple[str, str]]:
+    """(label, weights) pairs the page offers: none, then the app's LoRA weights."""
+    choices = [("none", "")]
+    if config.lora:
+        choices.append((f"{_label(config.lora)} (default)", config.lora))
+    return choices
+
+
+def check_lora(name: str, offered: list[tuple[str, str]], config: AppConfig) -> str | None:
+    """Return the LoRA weights `name` names, None for none; raise ConfigError if the page may not use them."""
+    name = name.strip()
+    if not name:
+        return None
+    if not config.custom_models and name not in [value for _, value in offered]:
+        raise ConfigError(f"LoRA weights {name!r}: this app offers only the weights in its list")
+    return name
+
+
+def page_prompt(text: str, subject: str) -> str:
+    """The prompt a transcript makes, "me" becoming `subject` when one is given; raise PromptError."""
+    return build_prompt(text, PromptConfig(subject=subject.strip() or None)).text
 
 
 def check_model(name: str, offered: list[tuple[str, str]], config: AppConfig) -> str:
@@ -212,20 +242,23 @@ def paint(
     out_dir: Path,
     *,
     heard: Transcript | None = None,
+    lora: str | None = None,
     config: AppConfig,
 ) -> list[Path]:
-    """Paint `prompt` with the image model called `model` into `out_dir`; return the PNGs (JSON sidecars beside).
+    """Paint `prompt` with the image model called `model` (and LoRA weights `lora`) into `out_dir`; return the
+    PNGs (JSON sidecars beside).
 
     `heard`, the transcript the prompt came from, goes into each sidecar.
     """
     text = prompt.strip()
     if not text:
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
-    pipe, lock = image_pipeline(model, config.device, config.dtype)
+    pipe, lock = image_pipeline(model, config.device, config.dtype, lora)
     with lock:
         generation = generate(Prompt(text, None, heard.text if heard else ""), pipe, generate_config, model=model)
     stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"
-    return save_generation(generation, out_dir, stem, transcript=heard)
+    extra = {"LoRA": _label(lora)} if lora else None
+    return save_generation(generation, out_dir, stem, transcript=heard, extra=extra)
 
 
 @contextmanager
@@ -240,32 +273,35 @@ def _shown_on_page() -> Iterator[None]:
 
 def build_app(config: AppConfig) -> gr.Blocks:
     """Return the page, queued, not yet launched: Transcribe, then Paint, or both in one click."""
-    asr_offered, image_offered = asr_choices(config), image_choices(config)
+    asr_offered, image_offered, lora_offered = asr_choices(config), image_choices(config), lora_choices(config)
     defaults = default_generate_config(image_offered[0][1])
 
-    def on_transcribe(recording: str | None, asr_name: str, translate: bool) -> tuple[str, str, str, Transcript]:
+    def on_transcribe(
+        recording: str | None, asr_name: str, translate: bool, subject: str
+    ) -> tuple[str, str, str, Transcript]:
         with _shown_on_page():
             heard = hear(recording, check_model(asr_name, asr_offered, config), translate=translate, config=config)
         try:
-            prompt = build_prompt(heard.text).text
+            prompt = page_prompt(heard.text, subject)
         except PromptError as e:
             gr.Warning(str(e))
             prompt = ""
         return heard.text, heard.language or "unknown", prompt, heard
 
     def on_paint(
-        prompt: str, image_name: str, seed: float, steps: float, guidance: float, num_images: float,
-        heard: Transcript | None, progress: gr.Progress = gr.Progress(track_tqdm=True),
+        prompt: str, image_name: str, lora_name: str, seed: float, steps: float, guidance: float,
+        num_images: float, heard: Transcript | None, progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
         with _shown_on_page():
             name = check_model(image_name, image_offered, config)
+            lora = check_lora(lora_name, lora_offered, config)
             generate_config = settings(seed, steps, guidance, num_images)
             progress(0, desc="loading the image model")
-            image_pipeline(name, config.device, config.dtype)
+            image_pipeline(name, config.device, config.dtype, lora)
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
-            pngs = paint(prompt, name, generate_config, out_dir, heard=heard, config=config)
+            pngs = paint(prompt, name, generate_config, out_dir, heard=heard, lora=lora, config=config)
         gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
         return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
 
@@ -287,11 +323,14 @@ def build_app(config: AppConfig) -> gr.Blocks:
         chosen = default_generate_config(image_name.strip() or image_offered[0][1])
         return chosen.steps, chosen.guidance
 
-    def on_transcript(text: str) -> str:
+    def on_transcript(text: str, subject: str) -> str:
         try:
-            return build_prompt(text).text
+            return page_prompt(text, subject)
         except PromptError:
             return ""
+
+    def on_subject(text: str, subject: str, prompt: str) -> str:
+        return on_transcript(text, subject) if text.strip() else prompt  # a typed prompt without speech stays
 
     with gr.Blocks(title="SoundSight", analytics_enabled=False, delete_cache=(CACHE_AGE_S, CACHE_AGE_S)) as page:
         gr.Markdown(
@@ -322,12 +361,17 @@ def build_app(config: AppConfig) -> gr.Blocks:
                         sound = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Sound",
                                          elem_id="sound")  # fmt: skip
                         sound_button = gr.Button("Paint the sound", variant="primary", elem_id="hear")
-                # Shared by every tab; the personalised-model choice will join the models here.
+                # Shared by every tab
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     typed = "pick one, or type a Hub id or folder" if config.custom_models else None
                     custom: dict[str, Any] = {"allow_custom_value": config.custom_models, "info": typed}
                     asr_name = gr.Dropdown(asr_offered, value=asr_offered[0][1], label="Speech model", **custom)
                     image_name = gr.Dropdown(image_offered, value=image_offered[0][1], label="Image model", **custom)
+                    with gr.Row():
+                        lora_name = gr.Dropdown(lora_offered, value=lora_offered[-1][1], elem_id="lora",
+                                                label="Personalised weights (LoRA)", **custom)  # fmt: skip
+                        subject = gr.Textbox(config.subject or "", label='Subject ("me" in speech becomes it)',
+                                             placeholder="e.g. sks person", elem_id="subject")  # fmt: skip
                     seed = gr.Number(0, label="Seed (image i uses seed + i)", precision=0, minimum=0, elem_id="seed")
                     with gr.Row():
                         steps = gr.Slider(1, MAX_STEPS, defaults.steps, step=1, label="Steps", elem_id="steps")
@@ -339,11 +383,11 @@ def build_app(config: AppConfig) -> gr.Blocks:
                 files = gr.File(label="Download: PNGs (parameters inside) and their JSON sidecars",
                                 file_count="multiple", interactive=False, elem_id="files")  # fmt: skip
 
-        listen_io: dict[str, Any] = {"fn": on_transcribe, "inputs": [recording, asr_name, translate],
+        listen_io: dict[str, Any] = {"fn": on_transcribe, "inputs": [recording, asr_name, translate, subject],
                                      "outputs": [transcript, language, prompt, heard],
                                      "concurrency_id": CONCURRENCY_ID}  # fmt: skip
-        paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, seed, steps, guidance,
-                                    num_images, heard], "outputs": [gallery, files],
+        paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, lora_name, seed, steps,
+                                    guidance, num_images, heard], "outputs": [gallery, files],
                                     "concurrency_id": CONCURRENCY_ID}  # fmt: skip
         transcribe_button.click(**listen_io)
         paint_button.click(**paint_io)
@@ -351,7 +395,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
         sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
                            concurrency_id=CONCURRENCY_ID)  # fmt: skip
         recording.change(lambda: None, outputs=heard, queue=False)
-        transcript.input(on_transcript, transcript, prompt, queue=False, show_progress="hidden")
+        transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden")
+        subject.input(on_subject, [transcript, subject, prompt], prompt, queue=False, show_progress="hidden")
         image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden")
     return page.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
 

@@ -81,7 +81,7 @@ class DreamBoothConfig:
     log_every: int = 10
     device: str = "auto"
     progress: bool = True
-    lora_modules: tuple[str, ...] = field(default_factory=lambda: tuple(LORA_UNET_MODULES))
+    lora_modules: tuple[str, ...] = field(default_factory=lambda: tuple(LORA_UNET_MODULES))  # UNet layer names
 
     def __post_init__(self) -> None:
         for name in ("rank", "batch_size", "gradient_accumulation_steps", "max_train_steps", "checkpointing_steps",
@@ -100,6 +100,8 @@ class DreamBoothConfig:
             raise ConfigError(f"--lr-scheduler {self.lr_scheduler!r}: expected one of {', '.join(SCHEDULES)}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError(f"--mixed-precision {self.mixed_precision!r}: expected no, bf16 or fp16")
+        if not self.lora_modules or not all(self.lora_modules):
+            raise ConfigError(f"--lora-modules {','.join(self.lora_modules)!r}: name at least one UNet layer")
         if self.resolution is not None and (self.resolution <= 0 or self.resolution % 8):
             raise ConfigError(f"--resolution {self.resolution}: must be a positive multiple of 8")
 
@@ -136,13 +138,21 @@ class Trainable(torch.nn.Module):
 
 
 def add_lora(pipe: DiffusionPipeline, config: DreamBoothConfig) -> None:
-    """Freeze the base weights and put trainable LoRA adapters on the attention projections."""
+    """Freeze the base weights and put trainable LoRA adapters on the UNet layers `config.lora_modules` names
+    (by default the attention projections)."""
     from peft import LoraConfig, inject_adapter_in_model
 
     alpha = config.lora_alpha if config.lora_alpha is not None else config.rank
     pipe.unet.requires_grad_(False)
-    pipe.unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
-                                     target_modules=list(config.lora_modules)))  # fmt: skip
+    names = [name for name, _ in pipe.unet.named_modules()]
+    for wanted in config.lora_modules:  # peft only refuses a list none of whose names match
+        if not any(name == wanted or name.endswith(f".{wanted}") for name in names):
+            raise ConfigError(f"--lora-modules {','.join(config.lora_modules)!r}: no UNet layer is called {wanted!r}")
+    try:
+        pipe.unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
+                                         target_modules=list(config.lora_modules)))  # fmt: skip
+    except ValueError as e:  # peft: a name that matches no layer, or a layer kind it cannot adapt
+        raise ConfigError(f"--lora-modules {','.join(config.lora_modules)!r}: {e}") from e
     if config.train_text_encoder:
         # peft's own call: transformers' add_adapter asks for a newer peft than PyPI has (0.21.2 here)
         pipe.text_encoder.requires_grad_(False)
