@@ -252,14 +252,20 @@ def test_two_cpu_processes_under_accelerate(tiny_sd: Path, instances: Path, tmp_
 def test_evaluate_dreambooth_scores_the_subject_and_the_prior(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     args = ["evaluate", "dreambooth", "-o", str(tmp_path / "eval"), "--per-background", "1", "--steps", "2",
-            "--report", str(report), "--no-progress"]  # fmt: skip
+            "--repeats", "2", "--report", str(report), "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(app, args)  # the bundled model: it paints hearts, not the subject
     assert result.exit_code == 0, result.output
     scores = json.loads(report.read_text())
     subject = [v for v in scores["verdicts"] if v["subject"]]
-    assert len(subject) == 6 and all(v["caption"].startswith("a sks heart on a ") for v in subject)
-    assert scores["attribute_counts"]["shape"] == 7 * 7  # plain hearts: 7 colours (not purple) x 7 backgrounds
+    assert len(subject) == 2 * 6 and all(v["caption"].startswith("a sks heart on a ") for v in subject)
+    assert scores["attribute_counts"]["shape"] == 2 * 7 * 7  # plain hearts: 7 colours (not purple) x 7 backgrounds
     assert scores["subject_fidelity"] == 0.0  # never taught the subject
     assert (tmp_path / "eval" / "subject_grid.png").is_file() and (tmp_path / "eval" / "prior_grid.png").is_file()
     rows = (tmp_path / "eval" / "images" / "metadata.jsonl").read_text().splitlines()
-    assert len(rows) == 6 + 49
+    captions = [json.loads(row)["caption"] for row in rows]
+    assert len(captions) == 2 * (6 + 49) and captions[:6] == captions[6:12] and captions[12:61] == captions[61:]
+    with (
+        Image.open(tmp_path / "eval" / "subject_grid.png") as grid,
+        Image.open(tmp_path / "eval" / "prior_grid.png") as prior,
+    ):
+        assert grid.height < prior.height  # the first set only: 6 subject pictures, 49 plain hearts

@@ -893,6 +893,7 @@ def evaluate_dreambooth(
     image_model: str | None = IMAGE_MODEL,
     lora: Path | None = LORA,
     per_background: int = typer.Option(8, "--per-background", help="Subject pictures per background."),
+    repeats: int = typer.Option(1, "--repeats", help="Paint the whole set this many times, each from new seeds."),
     steps: int = typer.Option(20, "--steps", help="Denoising steps."),
     guidance: float = typer.Option(4.0, "--guidance", help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, "--seed", help="Prompt i is painted from seed + i."),
@@ -914,7 +915,7 @@ def evaluate_dreambooth(
     pipe = _painter(image_model, device, lora)
     settings = PaintSettings(steps=steps, guidance=guidance, seed=seed)
     scores, _, _ = _run(lambda: evaluate_subject(pipe, settings, out, per_background=per_background,
-                                                 progress=not no_progress))  # fmt: skip
+                                                 repeats=repeats, progress=not no_progress))  # fmt: skip
     stdout.print(_scores_table(scores))
     if report is not None:
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from diffusers import DiffusionPipeline
 
+from soundsight.errors import ConfigError
 from soundsight.evaluate.image_model import PaintSettings, paint_prompts, save_grid, save_painted, score_painted
 from soundsight.evaluate.shapes import PRIOR_EXCLUDED_COLORS, ShapesScores
 from soundsight.shapes.spec import COLORS, SUBJECT_BACKGROUNDS, SUBJECT_INSTANCE_PROMPT
@@ -35,21 +36,28 @@ def evaluate_subject(
     out: Path | None = None,
     *,
     per_background: int = 8,
+    repeats: int = 1,
     progress: bool = True,
 ) -> tuple[ShapesScores, np.ndarray, list[str]]:
-    """Paint the subject and prior prompts, score them; with `out`, the pictures, their metadata and grids."""
-    prompts = subject_prompts(per_background) + prior_prompts()
+    """Paint the subject and prior prompts, score them; with `out`, the pictures, their metadata and grids.
+
+    `repeats` paints the whole set that many times, each picture from its own seed (more noise, a tighter
+    score); the grids show the first.
+    """
+    if repeats < 1:
+        raise ConfigError(f"--repeats {repeats}: must be at least 1")
+    subject, prior = subject_prompts(per_background), prior_prompts()
+    prompts = subject * repeats + prior * repeats
     images = paint_prompts(pipe, prompts, settings, progress=progress)
     names = [f"{i:04d}.png" for i in range(len(prompts))]
     scores = score_painted(images, prompts, names)
     if out is not None:
         rows = [{"file_name": n, "caption": p} for n, p in zip(names, prompts, strict=True)]
         save_painted(out / "images", images, rows)
-        subject_count = len(SUBJECT_BACKGROUNDS) * per_background
-        save_grid(images[:subject_count], _subset(scores, 0, subject_count), prompts[:subject_count],
-                  out / "subject_grid.png")  # fmt: skip
-        save_grid(images[subject_count:], _subset(scores, subject_count, len(prompts)), prompts[subject_count:],
-                  out / "prior_grid.png")  # fmt: skip
+        start = len(subject) * repeats  # the first plain heart
+        end = start + len(prior)
+        save_grid(images[: len(subject)], _subset(scores, 0, len(subject)), subject, out / "subject_grid.png")
+        save_grid(images[start:end], _subset(scores, start, end), prior, out / "prior_grid.png")
     return scores, images, prompts
 
 
