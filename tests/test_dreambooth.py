@@ -14,6 +14,7 @@ import pytest
 import safetensors.torch
 import torch
 from diffusers import StableDiffusionPipeline
+from peft.utils import get_peft_model_state_dict
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -192,6 +193,10 @@ def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, 
     pipe = StableDiffusionPipeline.from_pretrained(tiny_sd)
     base = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")
     pipe.load_lora_weights(out)  # the exact call users make
+    loaded = get_peft_model_state_dict(pipe.unet, adapter_name=next(iter(pipe.unet.peft_config)))
+    trained = {k.removeprefix("unet."): v for k, v in saved.items() if k.startswith("unet.")}
+    assert loaded.keys() == trained.keys() and any(".to_q." in k for k in loaded)  # every adapter, none dropped
+    assert all(torch.equal(loaded[k], trained[k]) for k in trained)
     tuned = pipe("a sks heart", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="np")
     assert np.abs(base.images - tuned.images).max() > 1e-4  # the adapters change the picture
     assert sorted(_losses(out)) == [1, 2, 3, 4, 5, 6]

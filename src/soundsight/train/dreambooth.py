@@ -170,7 +170,9 @@ def save_lora(pipe: DiffusionPipeline, config: DreamBoothConfig, folder: Path) -
         text_layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.text_encoder))
     type(pipe).save_lora_weights(
         folder,
-        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet)),
+        # peft's own keys: diffusers' conversion renames only the attention layers' (lora.down/up), and a file
+        # mixing both names loads without the renamed ones
+        unet_lora_layers=get_peft_model_state_dict(pipe.unet),
         text_encoder_lora_layers=text_layers,
         unet_lora_adapter_metadata=pipe.unet.peft_config["default"].to_dict(),
         text_encoder_lora_adapter_metadata=(
