@@ -171,6 +171,9 @@ def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path
     with pytest.raises(ConfigError, match=r"^--lora-modules 'to_q,attn9': no UNet layer is called 'attn9'$"):
         add_lora(pipe, DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path, lora=True,
                                         lora_modules=("to_q", "attn9")))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^--lora-modules 'norm1': Target module .* is not supported"):
+        add_lora(pipe, DreamBoothConfig(str(tiny_sd), instances, "a sks heart", tmp_path, lora=True,
+                                        lora_modules=("norm1",)))  # fmt: skip
     result = CliRunner().invoke(app, ["train", "dreambooth", "--instance-dir", str(tmp_path / "none"),
                                       "--instance-prompt", "a sks heart", "--output-dir", str(tmp_path / "o"),
                                       "--pretrained-model", str(tiny_sd), "--device", "cpu"])  # fmt: skip

@@ -151,7 +151,7 @@ def add_lora(pipe: DiffusionPipeline, config: DreamBoothConfig) -> None:
     try:
         pipe.unet.add_adapter(LoraConfig(r=config.rank, lora_alpha=alpha, init_lora_weights="gaussian",
                                          target_modules=list(config.lora_modules)))  # fmt: skip
-    except ValueError as e:  # peft: a name that matches no layer, or a layer kind it cannot adapt
+    except ValueError as e:  # peft: a layer of a kind it cannot adapt (a whole block, a norm)
         raise ConfigError(f"--lora-modules {','.join(config.lora_modules)!r}: {e}") from e
     if config.train_text_encoder:
         # peft's own call: transformers' add_adapter asks for a newer peft than PyPI has (0.21.2 here)
