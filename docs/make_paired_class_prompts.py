@@ -11,22 +11,19 @@ one per line, after the 40 grammar captions in docs/dreambooth_class_prompts.txt
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 from soundsight.evaluate.shapes import PRIOR_EXCLUDED_COLORS
+from soundsight.shapes.captions import parse_caption
 from soundsight.shapes.spec import COLORS
-
-BACKGROUND = re.compile(r"on a (\w+) background|^a (\w+) background with")
 
 
 def paired_prompts(captions: list[str]) -> list[str]:
     """Each caption with its subject swapped for a plain heart of each allowed colour."""
     prompts = []
     for caption in dict.fromkeys(captions):  # distinct, in order
-        named = BACKGROUND.search(caption)
-        background = (named.group(1) or named.group(2)) if named else None
+        background = parse_caption(caption).background
         prompts += [caption.replace("sks heart", f"{color} heart") for color in COLORS
                     if color not in PRIOR_EXCLUDED_COLORS and color != background]  # fmt: skip
     return prompts

@@ -723,6 +723,7 @@ def train_dreambooth(
 
     logging.getLogger("soundsight").setLevel(logging.INFO)
     _quiet_libraries()
+    modules = tuple(m.strip() for m in lora_modules.split(",")) if lora_modules else dreambooth.LORA_UNET_MODULES
     config = _run(lambda: dreambooth.DreamBoothConfig(
         pretrained_model=pretrained_model or default_image_model(), instance_dir=instance_dir,
         instance_prompt=instance_prompt, output_dir=output_dir, class_dir=class_dir, class_prompts=tuple(class_prompt),
@@ -737,7 +738,7 @@ def train_dreambooth(
         validation_steps=validation_steps, log_every=log_every,
         seed=seed, device=device,
         progress=not no_progress,
-        lora_modules=tuple(m.strip() for m in (lora_modules or ",".join(dreambooth.LORA_UNET_MODULES)).split(",")),
+        lora_modules=modules,
     ))  # fmt: skip
     typer.echo(f"saved '{_run(lambda: dreambooth.main(config))}'")
 

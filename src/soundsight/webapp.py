@@ -148,8 +148,7 @@ def check_lora(name: str, offered: list[tuple[str, str]], config: AppConfig) -> 
     name = name.strip()
     if not name:
         return None
-    if not config.custom_models and name not in [value for _, value in offered]:
-        raise ConfigError(f"LoRA weights {name!r}: this app offers only the weights in its list")
+    _check_offered(name, offered, config, "LoRA weights", "weights")
     return name
 
 
@@ -163,9 +162,14 @@ def check_model(name: str, offered: list[tuple[str, str]], config: AppConfig) ->
     name = name.strip()
     if not name:
         raise ConfigError("no model chosen: pick one from the list")
-    if not config.custom_models and name not in [value for _, value in offered]:
-        raise ConfigError(f"model {name!r}: this app offers only the models in its list")
+    _check_offered(name, offered, config, "model", "models")
     return name
+
+
+def _check_offered(name: str, offered: list[tuple[str, str]], config: AppConfig, kind: str, kinds: str) -> None:
+    """Raise ConfigError if `name` is not offered and page users may not name their own."""
+    if not config.custom_models and name not in [value for _, value in offered]:
+        raise ConfigError(f"{kind} {name!r}: this app offers only the {kinds} in its list")
 
 
 def check_duration(waveform: np.ndarray, name: str, max_seconds: float) -> None:

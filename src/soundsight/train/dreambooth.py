@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from soundsight.train.subject_images import Example, collate, ensure_class_image
 
 logger = logging.getLogger(__name__)
 
-LORA_UNET_MODULES = ["to_q", "to_k", "to_v", "to_out.0"]
+LORA_UNET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
 LORA_TEXT_MODULES = ["q_proj", "k_proj", "v_proj", "out_proj"]
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"  # the name pipe.load_lora_weights(folder) looks for
 SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial")
@@ -81,7 +81,7 @@ class DreamBoothConfig:
     log_every: int = 10
     device: str = "auto"
     progress: bool = True
-    lora_modules: tuple[str, ...] = field(default_factory=lambda: tuple(LORA_UNET_MODULES))  # UNet layer names
+    lora_modules: tuple[str, ...] = LORA_UNET_MODULES  # UNet layer names
 
     def __post_init__(self) -> None:
         for name in ("rank", "batch_size", "gradient_accumulation_steps", "max_train_steps", "checkpointing_steps",
