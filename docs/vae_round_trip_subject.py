@@ -1,10 +1,12 @@
 """Can the bundled model's VAE carry each subject picture? Encode and decode the instance pictures, then
 read both with the verifier as the spec reads the subject:
 
-    python docs/vae_round_trip_subject.py runs/shapes/subject
+    python docs/vae_round_trip_subject.py runs/shapes/subject [docs/dreambooth_close_ups.png]
 
 A picture whose round trip no longer reads as the subject cannot be painted back exactly by any UNet on
-this VAE: DreamBooth must paint that background's subject differently (bigger) to score there.
+this VAE: DreamBooth must paint that background's subject differently (bigger) to score there. The
+close-ups the build lists in a small render's "crops" (scaled up to 64 px, as `--use-crops` trains them)
+are round-tripped too. With a second argument, a picture of every view (top) above its round trip (bottom).
 """
 
 from __future__ import annotations
@@ -29,17 +31,30 @@ def round_trip(vae: AutoencoderKL, picture: np.ndarray) -> np.ndarray:
     return ((decoded.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).round().astype(np.uint8)
 
 
-def main(subject_dir: Path) -> None:
+def main(subject_dir: Path, figure: Path | None = None) -> None:
     vae = AutoencoderKL.from_pretrained(default_image_model(), subfolder="vae").eval()
+    columns = []
     for line in (subject_dir / "metadata.jsonl").read_text().splitlines():
         row = json.loads(line)
-        with Image.open(subject_dir / row["file_name"]) as image:
-            picture = np.asarray(image.convert("RGB"))
+        with Image.open(subject_dir / row["file_name"]) as opened:
+            image = opened.convert("RGB")
+            views = {row["file_name"]: image}
+            for crop in row.get("crops", []):
+                views[f"{row['file_name']} close-up {crop['box']}"] = image.crop(crop["box"]).resize(
+                    image.size, Image.Resampling.LANCZOS
+                )
         caption = f"a sks heart on a {row['background']} background"
-        scores = score_painted(np.stack([picture, round_trip(vae, picture)]), [caption] * 2, ["render", "vae"])
-        read = ["subject" if v.correct else "not the subject" for v in scores.verdicts]
-        print(f"{row['file_name']} ({row['caption']!r}): render read as {read[0]}, its VAE round trip as {read[1]}")
+        for name, view in views.items():
+            picture = np.asarray(view)
+            columns.append(np.concatenate([picture, round_trip(vae, picture)]))
+            scores = score_painted(np.stack([picture, columns[-1][64:]]), [caption] * 2, ["render", "vae"])
+            read = ["subject" if v.correct else "not the subject" for v in scores.verdicts]
+            print(f"{name} ({row['caption']!r}): read as {read[0]}, its VAE round trip as {read[1]}")
+
+    if figure is not None:
+        grid = Image.fromarray(np.concatenate(columns, axis=1))
+        grid.resize((grid.width * 2, grid.height * 2), Image.Resampling.NEAREST).save(figure)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -138,6 +138,47 @@ def test_several_captions_of_one_picture_are_drawn_in_turn(instances: Path, tmp_
         load_examples(folder, "a sks heart", 32, use_captions=True)
 
 
+def test_crops_listed_in_the_metadata_become_more_instance_pictures(tmp_path: Path) -> None:
+    """A close-up of a small subject: the crop box cuts the picture as it is shown (camera turn applied) and the
+    crop is scaled up to the resolution, with its own captions (or the instance prompt without --use-captions)."""
+    folder = tmp_path / "subject"
+    folder.mkdir()
+    wide = np.zeros((40, 80, 3), np.uint8)
+    wide[:10, 60:70] = 255  # stored: a white patch near the top right; shown upright: at the bottom right
+    image = Image.fromarray(wide)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(folder / "small.png", exif=exif.tobytes())
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(folder / "big.png")
+    close_up = {"box": [20, 60, 40, 80], "captions": ["a big sks heart", "a sks heart on a black background"]}
+    rows = [{"file_name": "small.png", "captions": ["a small sks heart"], "crops": [close_up]},
+            {"file_name": "big.png", "caption": "a big grey sks heart"}]  # fmt: skip
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    plain, _ = load_examples(folder, "a sks heart", 8, use_captions=True)
+    assert [e.prompts for e in plain] == [("a big grey sks heart",), ("a small sks heart",)]
+    examples, failed = load_examples(folder, "a sks heart", 8, use_captions=True, use_crops=True)
+    assert not failed and [(e.source, e.prompts) for e in examples[:2]] == [(e.source, e.prompts) for e in plain]
+    crop = examples[2]
+    assert crop.prompts == tuple(close_up["captions"]) and crop.source.endswith("small.png[20, 60, 40, 80]")
+    # upright the patch covers rows 60-69, columns 30-39 of the 40 x 80 picture: the box's right half, top half
+    white = crop.pixels.mean(0) > 0.5
+    assert white[:4, 4:].all() and not white[4:].any() and not white[:, :4].any()
+    unnamed, _ = load_examples(folder, "a sks heart", 8, use_crops=True)
+    assert [e.prompts for e in unnamed] == [("a sks heart",)] * 3
+
+    for box, problem in (([20, 60, 40], "must be \\[left, top, right, bottom\\]"), ([30, 60, 20, 80], "left < right"),
+                         ([20, 70, 40, 90], "reaches outside the 40 x 80 picture")):  # fmt: skip
+        rows[0]["crops"] = [{**close_up, "box": box}]
+        (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        with pytest.raises(ConfigError, match=problem):
+            load_examples(folder, "a sks heart", 8, use_captions=True, use_crops=True)
+    rows[0]["crops"] = []
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(ConfigError, match='no metadata.jsonl row lists "crops"'):
+        load_examples(folder, "a sks heart", 8, use_crops=True)
+
+
 def test_class_pictures_are_painted_once_then_reused(tmp_path: Path) -> None:
     calls: list[tuple[list[str], int]] = []
 

@@ -1,8 +1,11 @@
 from collections import Counter
 
+import numpy as np
+
 from soundsight.shapes.captions import parse_caption
 from soundsight.shapes.plan import plan_item, plan_subject
-from soundsight.shapes.spec import HELD_OUT, SUBJECT_INSTANCE_COUNT, TEST_VOICES
+from soundsight.shapes.render import render_scene
+from soundsight.shapes.spec import HELD_OUT, PALETTE, SUBJECT_INSTANCE_COUNT, TEST_VOICES
 
 
 def test_plans_are_deterministic_per_item() -> None:
@@ -66,3 +69,25 @@ def test_subject_instance_set() -> None:
             spec = parse_caption(caption)
             assert spec.is_subject and spec.size in (None, p.scene.size)
             assert spec.position in (None, p.scene.position) and spec.background in (None, p.scene.background)
+
+
+def test_small_subject_renders_come_with_a_close_up() -> None:
+    """The close-up box holds the whole heart, which fills it as a big heart fills the canvas; its captions name
+    the heart big (or no size) on the render's own background."""
+    for seed in range(6):
+        for p in plan_subject(seed):
+            if p.scene.size == "big":
+                assert p.crops == () and p.record()["crops"] == []
+                continue
+            (crop,) = p.crops
+            left, top, right, bottom = crop.box
+            assert right - left == bottom - top and 0 <= left and 0 <= top and right <= 64 and bottom <= 64
+            pixels = np.asarray(render_scene(p.scene)).astype(int)
+            ys, xs = np.nonzero(np.abs(pixels - PALETTE[p.scene.background]).sum(-1) > 30)  # the heart, edges too
+            assert left <= xs.min() and xs.max() < right and top <= ys.min() and ys.max() < bottom
+            assert 0.6 <= p.scene.side_px / (right - left) <= 0.7
+            assert p.record()["crops"] == [{"box": list(crop.box), "captions": list(crop.captions)}]
+            assert len(crop.captions) == 8
+            for caption in crop.captions:
+                spec = parse_caption(caption)
+                assert spec.is_subject and spec.size in (None, "big") and spec.background in (None, p.scene.background)

@@ -698,6 +698,12 @@ def train_dreambooth(
         help="Each instance picture with its caption (or one of its captions, drawn each step) from "
         "INSTANCE_DIR/metadata.jsonl.",
     ),
+    use_crops: bool = typer.Option(
+        False,
+        "--use-crops",
+        help='Also train on the crops a picture\'s row in INSTANCE_DIR/metadata.jsonl lists ("crops": each a "box" '
+        '(left, top, right, bottom) and its "captions"), e.g. close-ups of a small subject.',
+    ),
     batch_size: int = typer.Option(1, "--train-batch-size", help="Instance pictures per step and process."),
     gradient_accumulation_steps: int = typer.Option(1, "--gradient-accumulation-steps"),
     max_train_steps: int = typer.Option(400, "--max-train-steps"),
@@ -730,7 +736,8 @@ def train_dreambooth(
         with_prior_preservation=with_prior_preservation, prior_loss_weight=prior_loss_weight,
         num_class_images=num_class_images, lora=lora, rank=rank, lora_alpha=lora_alpha,
         train_text_encoder=train_text_encoder, resolution=resolution, fit="pad" if pad else "crop",
-        use_captions=use_captions, batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
+        use_captions=use_captions, use_crops=use_crops, batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         max_train_steps=max_train_steps, learning_rate=learning_rate, lr_scheduler=lr_scheduler,
         lr_warmup_steps=lr_warmup_steps, use_8bit_adam=use_8bit_adam, mixed_precision=mixed_precision,
         gradient_checkpointing=gradient_checkpointing, checkpointing_steps=checkpointing_steps, resume=resume,

@@ -15,12 +15,14 @@ from soundsight.shapes.captions import caption_scene
 from soundsight.shapes.render import Scene, make_scene
 from soundsight.shapes.spec import (
     BIG_POSITIONS,
+    CANVAS_PX,
     COLORS,
     HELD_OUT,
     LEAD_INS,
     PITCH,
     POSITIONS,
     SHAPES,
+    SIZE_FRACTIONS,
     SPEED_WPM,
     SUBJECT_BACKGROUNDS,
     SUBJECT_CLASS_PROMPT,
@@ -73,6 +75,17 @@ class ItemPlan:
 
 
 @dataclass(frozen=True)
+class Crop:
+    """A part of a picture that DreamBooth may also train on, with its own descriptions."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom in pixels (right and bottom exclusive)
+    captions: tuple[str, ...]
+
+    def record(self) -> dict[str, Any]:
+        return {"box": list(self.box), "captions": list(self.captions)}
+
+
+@dataclass(frozen=True)
 class SubjectPlan:
     """One render of the DreamBooth subject."""
 
@@ -80,6 +93,7 @@ class SubjectPlan:
     scene: Scene
     caption: str
     captions: tuple[str, ...]  # `caption` and more ways the grammar describes the render (DreamBooth draws one)
+    crops: tuple[Crop, ...] = ()  # a small render's close-up
 
     @property
     def stem(self) -> str:
@@ -90,7 +104,8 @@ class SubjectPlan:
         return {"file_name": f"{self.stem}.png", "caption": self.caption, "captions": list(self.captions),
                 "instance_prompt": SUBJECT_INSTANCE_PROMPT,
                 "class_prompt": SUBJECT_CLASS_PROMPT, "shape": s.shape, "color": s.color, "size": s.size,
-                "position": s.position, "background": s.background}  # fmt: skip
+                "position": s.position, "background": s.background,
+                "crops": [c.record() for c in self.crops]}  # fmt: skip
 
 
 def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -143,11 +158,27 @@ def plan_subject(seed: int) -> list[SubjectPlan]:
     sizes = ["big" if i % 2 == 0 else "small" for i in range(SUBJECT_INSTANCE_COUNT)]
     # The extra captions come from their own stream, so renders and captions stay those of earlier builds.
     wording = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM, 1]))
+    close_up_wording = np.random.default_rng(np.random.SeedSequence([seed, SUBJECT_STREAM, 2]))
     plans = []
     for i, (background, size) in enumerate(zip(backgrounds, sizes, strict=True)):
         position = str(rng.choice(POSITIONS if size == "small" else BIG_POSITIONS))
         scene = make_scene(SUBJECT_SHAPE, SUBJECT_TOKEN, size, position, str(background), rng)
         caption = caption_scene(scene, rng)
         more = [caption_scene(scene, wording) for _ in range(SUBJECT_CAPTIONS - 1)]
-        plans.append(SubjectPlan(i, scene, caption, (caption, *more)))
+        crops = (close_up(scene, close_up_wording),) if size == "small" else ()
+        plans.append(SubjectPlan(i, scene, caption, (caption, *more), crops))
     return plans
+
+
+def close_up(scene: Scene, rng: np.random.Generator) -> Crop:
+    """The square around a small object in which it is as big as a big one (moved inside the canvas where it
+    would stick out), described as the big centred object it becomes once the crop is scaled to the canvas.
+
+    A small subject is a handful of latent pixels, too few for the image model's VAE to carry its checker,
+    so DreamBooth learns the subject's look on that background from the close-up instead.
+    """
+    side = min(CANVAS_PX, round(scene.side_px / SIZE_FRACTIONS["big"]))
+    left, top = (int(min(max(round(c - side / 2), 0), CANVAS_PX - side)) for c in scene.center_px)
+    seen_big = Scene(scene.shape, scene.color, "big", "center", scene.background, scene.side_px, scene.center_px)
+    captions = tuple(caption_scene(seen_big, rng) for _ in range(SUBJECT_CAPTIONS))
+    return Crop((left, top, left + side, top + side), captions)

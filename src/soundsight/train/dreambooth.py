@@ -61,6 +61,7 @@ class DreamBoothConfig:
     resolution: int | None = None  # None: what the model paints
     fit: str = "crop"  # crop or pad the pictures to a square
     use_captions: bool = False  # each instance picture with its caption(s) in instance_dir/metadata.jsonl
+    use_crops: bool = False  # and the crops that metadata lists, as more instance pictures
     batch_size: int = 1  # instance pictures per step and process (as many class pictures join them)
     gradient_accumulation_steps: int = 1
     max_train_steps: int = 400
@@ -249,7 +250,8 @@ def main(config: DreamBoothConfig) -> Path:
     settings = _paint_with(pipe, config)
 
     instances, failed = load_examples(config.instance_dir, config.instance_prompt, resolution,
-                                      use_captions=config.use_captions, fit=config.fit)  # fmt: skip
+                                      use_captions=config.use_captions, use_crops=config.use_crops,
+                                      fit=config.fit)  # fmt: skip
     for problem in failed:
         logger.warning("skipped %s", problem)
     if not instances:

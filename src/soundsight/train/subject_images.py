@@ -47,9 +47,13 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def square_pixels(image: Image.Image, resolution: int, fit: str = "crop") -> np.ndarray:
-    """Camera orientation applied, centre-cropped (or padded) to a square, resized: (3, R, R) in [-1, 1]."""
+def square_pixels(image: Image.Image, resolution: int, fit: str = "crop",
+                  box: tuple[int, int, int, int] | None = None) -> np.ndarray:  # fmt: skip
+    """Camera orientation applied, cut to `box` (left, top, right, bottom) if one is given, centre-cropped (or
+    padded) to a square, resized: (3, R, R) in [-1, 1]."""
     image = ImageOps.exif_transpose(image)
+    if box is not None:
+        image = image.crop(box)
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         backdrop = Image.new("RGBA", image.size, "white")
@@ -65,43 +69,84 @@ def square_pixels(image: Image.Image, resolution: int, fit: str = "crop") -> np.
     return pixels.transpose(2, 0, 1).copy()
 
 
-def _captions(folder: Path) -> dict[str, tuple[str, ...]]:
-    """Per-image captions from the folder's metadata.jsonl, when there is one: a row's "captions" (a list of
-    descriptions of the same picture, one drawn per use) or else its "caption"."""
+@dataclass(frozen=True)
+class Described:
+    """What a folder's metadata.jsonl says of one picture: its descriptions and the crops to train on too."""
+
+    captions: tuple[str, ...]
+    crops: tuple[tuple[tuple[int, int, int, int], tuple[str, ...]], ...] = ()  # (box, its captions)
+
+
+def _texts(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) and c for c in value):
+        raise ConfigError(f'{where}: "captions" must be a list of texts')
+    return tuple(value)
+
+
+def _box(value: object, where: str) -> tuple[int, int, int, int]:
+    if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, int) for v in value)
+            and 0 <= value[0] < value[2] and 0 <= value[1] < value[3]):  # fmt: skip
+        raise ConfigError(f'{where}: "box" must be [left, top, right, bottom] in whole pixels, left < right, '
+                          f"top < bottom, got {value!r}")  # fmt: skip
+    return value[0], value[1], value[2], value[3]
+
+
+def _descriptions(folder: Path) -> dict[str, Described]:
+    """Per-picture descriptions from the folder's metadata.jsonl, when there is one: a row's "captions" (several
+    descriptions of the same picture, one drawn per use) or else its "caption", and its "crops" (each a "box" and
+    its own "captions")."""
     metadata = folder / "metadata.jsonl"
     if not metadata.is_file():
         return {}
     found = {}
     for row in read_jsonl(metadata):
-        several = row.get("captions")
-        if several is not None:
-            if not isinstance(several, list) or not several or not all(isinstance(c, str) and c for c in several):
-                raise ConfigError(f"'{metadata}': {row.get('file_name')!r}: \"captions\" must be a list of texts")
-            found[str(row["file_name"])] = tuple(several)
+        where = f"'{metadata}': {row.get('file_name')!r}"
+        if "captions" in row:
+            captions = _texts(row["captions"], where)
         elif "caption" in row:
-            found[str(row["file_name"])] = (str(row["caption"]),)
+            captions = (str(row["caption"]),)
+        else:
+            continue
+        crops = row.get("crops") or []
+        if not isinstance(crops, list) or not all(isinstance(c, dict) for c in crops):
+            raise ConfigError(f'{where}: "crops" must be a list of {{"box": [...], "captions": [...]}}')
+        found[str(row["file_name"])] = Described(
+            captions, tuple((_box(c.get("box"), where), _texts(c.get("captions"), where)) for c in crops)
+        )
     return found
 
 
 def load_examples(
-    folder: Path, prompt: str, resolution: int, *, use_captions: bool = False, fit: str = "crop"
-) -> tuple[list[Example], list[str]]:
-    """Every readable picture of `folder` with `prompt` (or its own caption); and the files that failed."""
+    folder: Path, prompt: str, resolution: int, *, use_captions: bool = False, use_crops: bool = False,
+    fit: str = "crop",
+) -> tuple[list[Example], list[str]]:  # fmt: skip
+    """Every readable picture of `folder` with `prompt` (or its own captions), then, with `use_crops`, the crops
+    its metadata lists (with their captions, or `prompt`); and the files that failed."""
     if not folder.is_dir():
         raise ConfigError(f"image folder '{folder}': no such folder")
-    captions = _captions(folder) if use_captions else {}
-    if use_captions and not captions:
+    described = _descriptions(folder) if use_captions or use_crops else {}
+    if use_captions and not described:
         raise ConfigError(f"image folder '{folder}': no metadata.jsonl with file_name and caption")
-    examples, failed = [], []
+    if use_crops and not any(d.crops for d in described.values()):
+        raise ConfigError(f"image folder '{folder}': no metadata.jsonl row lists \"crops\"")
+    examples, crops, failed = [], [], []
     for path in image_files(folder):
+        about = described.get(path.name, Described((prompt,)))
         try:
             with Image.open(path) as image:
                 pixels = square_pixels(image, resolution, fit)
+                width, height = ImageOps.exif_transpose(image).size
+                for box, captions in about.crops if use_crops else ():
+                    if box[2] > width or box[3] > height:
+                        raise ConfigError(f"'{path}': crop box {list(box)} reaches outside the {width} x "
+                                          f"{height} picture")  # fmt: skip
+                    crops.append(Example(square_pixels(image, resolution, fit, box),
+                                         captions if use_captions else (prompt,), f"{path}{list(box)}"))  # fmt: skip
         except (UnidentifiedImageError, OSError) as e:
             failed.append(f"'{path}': not a readable image ({e.__class__.__name__})")
             continue
-        examples.append(Example(pixels, captions.get(path.name, (prompt,)), str(path)))
-    return examples, failed
+        examples.append(Example(pixels, about.captions if use_captions else (prompt,), str(path)))
+    return examples + crops, failed
 
 
 def ensure_class_images(
