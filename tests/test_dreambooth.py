@@ -219,6 +219,11 @@ def test_bad_settings_are_refused_before_any_work(tiny_sd: Path, instances: Path
                                       "--instance-prompt", "a sks heart", "--output-dir", str(tmp_path / "o"),
                                       "--pretrained-model", str(tiny_sd), "--device", "cpu"])  # fmt: skip
     assert result.exit_code == 1 and "no such folder" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(app, ["train", "dreambooth", "--instance-dir", str(instances), "--use-crops",
+                                      "--instance-prompt", "a sks heart", "--output-dir", str(tmp_path / "o"),
+                                      "--pretrained-model", str(tiny_sd), "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().endswith(f"image folder '{instances}': no metadata.jsonl row lists \"crops\"")
 
 
 def test_lora_weights_load_with_plain_diffusers(tiny_sd: Path, instances: Path, tmp_path: Path) -> None:
