@@ -73,7 +73,7 @@ def square_pixels(image: Image.Image, resolution: int, fit: str = "crop",
 class Described:
     """What a folder's metadata.jsonl says of one picture: its descriptions and the crops to train on too."""
 
-    captions: tuple[str, ...]
+    captions: tuple[str, ...] = ()  # none: the instance prompt
     crops: tuple[tuple[tuple[int, int, int, int], tuple[str, ...]], ...] = ()  # (box, its captions)
 
 
@@ -103,10 +103,8 @@ def _descriptions(folder: Path) -> dict[str, Described]:
         where = f"'{metadata}': {row.get('file_name')!r}"
         if "captions" in row:
             captions = _texts(row["captions"], where)
-        elif "caption" in row:
-            captions = (str(row["caption"]),)
         else:
-            continue
+            captions = (str(row["caption"]),) if "caption" in row else ()
         crops = row.get("crops") or []
         if not isinstance(crops, list) or not all(isinstance(c, dict) for c in crops):
             raise ConfigError(f'{where}: "crops" must be a list of {{"box": [...], "captions": [...]}}')
@@ -125,27 +123,29 @@ def load_examples(
     if not folder.is_dir():
         raise ConfigError(f"image folder '{folder}': no such folder")
     described = _descriptions(folder) if use_captions or use_crops else {}
-    if use_captions and not described:
+    if use_captions and not any(d.captions for d in described.values()):
         raise ConfigError(f"image folder '{folder}': no metadata.jsonl with file_name and caption")
     if use_crops and not any(d.crops for d in described.values()):
         raise ConfigError(f"image folder '{folder}': no metadata.jsonl row lists \"crops\"")
     examples, crops, failed = [], [], []
     for path in image_files(folder):
-        about = described.get(path.name, Described((prompt,)))
+        about = described.get(path.name, Described())
         try:
             with Image.open(path) as image:
                 pixels = square_pixels(image, resolution, fit)
                 width, height = ImageOps.exif_transpose(image).size
-                for box, captions in about.crops if use_crops else ():
+                cut = []
+                for box, _ in about.crops if use_crops else ():
                     if box[2] > width or box[3] > height:
                         raise ConfigError(f"'{path}': crop box {list(box)} reaches outside the {width} x "
                                           f"{height} picture")  # fmt: skip
-                    crops.append(Example(square_pixels(image, resolution, fit, box),
-                                         captions if use_captions else (prompt,), f"{path}{list(box)}"))  # fmt: skip
+                    cut.append(square_pixels(image, resolution, fit, box))
         except (UnidentifiedImageError, OSError) as e:
             failed.append(f"'{path}': not a readable image ({e.__class__.__name__})")
             continue
-        examples.append(Example(pixels, about.captions if use_captions else (prompt,), str(path)))
+        examples.append(Example(pixels, about.captions if use_captions and about.captions else (prompt,), str(path)))
+        for pixels_cut, (box, captions) in zip(cut, about.crops if use_crops else (), strict=True):
+            crops.append(Example(pixels_cut, captions if use_captions else (prompt,), f"{path}{list(box)}"))
     return examples + crops, failed
 
 
