@@ -6,7 +6,7 @@ alone: builds run in any order over any number of processes, and a resumed build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -179,6 +179,6 @@ def close_up(scene: Scene, rng: np.random.Generator) -> Crop:
     """
     side = min(CANVAS_PX, round(scene.side_px / SIZE_FRACTIONS["big"]))
     left, top = (int(min(max(round(c - side / 2), 0), CANVAS_PX - side)) for c in scene.center_px)
-    seen_big = Scene(scene.shape, scene.color, "big", "center", scene.background, scene.side_px, scene.center_px)
+    seen_big = replace(scene, size="big", position="center")
     captions = tuple(caption_scene(seen_big, rng) for _ in range(SUBJECT_CAPTIONS))
     return Crop((left, top, left + side, top + side), captions)
