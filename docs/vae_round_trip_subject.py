@@ -22,6 +22,7 @@ from PIL import Image
 
 from soundsight.evaluate.image_model import score_painted
 from soundsight.speech_to_image import default_image_model
+from soundsight.train.subject_images import square_pixels
 
 
 def round_trip(vae: AutoencoderKL, picture: np.ndarray) -> np.ndarray:
@@ -38,14 +39,14 @@ def main(subject_dir: Path, figure: Path | None = None) -> None:
         row = json.loads(line)
         with Image.open(subject_dir / row["file_name"]) as opened:
             image = opened.convert("RGB")
-            views = {row["file_name"]: image}
-            for crop in row.get("crops", []):
-                views[f"{row['file_name']} close-up {crop['box']}"] = image.crop(crop["box"]).resize(
-                    image.size, Image.Resampling.LANCZOS
+            views = {row["file_name"]: np.asarray(image)}
+            for crop in row.get("crops", []):  # cut and scaled as training cuts it
+                pixels = square_pixels(image, image.width, box=tuple(crop["box"]))
+                views[f"{row['file_name']} close-up {crop['box']}"] = (
+                    np.asarray(pixels.transpose(1, 2, 0) * 127.5 + 127.5).round().astype(np.uint8)
                 )
         caption = f"a sks heart on a {row['background']} background"
-        for name, view in views.items():
-            picture = np.asarray(view)
+        for name, picture in views.items():
             columns.append(np.concatenate([picture, round_trip(vae, picture)]))
             scores = score_painted(np.stack([picture, columns[-1][64:]]), [caption] * 2, ["render", "vae"])
             read = ["subject" if v.correct else "not the subject" for v in scores.verdicts]

@@ -132,14 +132,14 @@ def load_examples(
         about = described.get(path.name, Described())
         try:
             with Image.open(path) as image:
-                pixels = square_pixels(image, resolution, fit)
-                width, height = ImageOps.exif_transpose(image).size
+                upright = ImageOps.exif_transpose(image)  # crop boxes are given on the picture as it is shown
+                pixels = square_pixels(upright, resolution, fit)
                 cut = []
                 for box, _ in about.crops if use_crops else ():
-                    if box[2] > width or box[3] > height:
-                        raise ConfigError(f"'{path}': crop box {list(box)} reaches outside the {width} x "
-                                          f"{height} picture")  # fmt: skip
-                    cut.append(square_pixels(image, resolution, fit, box))
+                    if box[2] > upright.width or box[3] > upright.height:
+                        raise ConfigError(f"'{path}': crop box {list(box)} reaches outside the {upright.width} x "
+                                          f"{upright.height} picture")  # fmt: skip
+                    cut.append(square_pixels(upright, resolution, fit, box))
         except (UnidentifiedImageError, OSError) as e:
             failed.append(f"'{path}': not a readable image ({e.__class__.__name__})")
             continue
