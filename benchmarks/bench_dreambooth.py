@@ -132,7 +132,7 @@ def in_subprocess(case: dict) -> dict:
 
 
 def main() -> None:
-    from soundsight.loading import bundled_image_model_dir
+    from soundsight.defaults import bundled_image_model_dir
 
     model = str(bundled_image_model_dir())
     results: dict[str, dict] = {"bare diffusers + torch, full, fp32": in_subprocess({"kind": "bare", "model": model})}

@@ -16,8 +16,9 @@ from common import peak_rss_mb, write
 from diffusers import StableDiffusionPipeline
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+from soundsight.defaults import bundled_asr_dir, bundled_image_model_dir
 from soundsight.generate import GenerateConfig
-from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_asr, load_pipeline
+from soundsight.loading import load_asr, load_painter
 from soundsight.speech_to_image import speech_to_image
 
 AUDIO = Path(__file__).resolve().parents[1] / "examples" / "red-star.wav"
@@ -31,8 +32,8 @@ def timed(call):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    (asr, pipe), load_ours = timed(lambda: (load_asr(bundled_asr_dir(), device="cpu"),
-                                            load_pipeline(bundled_image_model_dir(), device="cpu")))  # fmt: skip
+    (asr, painter), load_ours = timed(lambda: (load_asr(bundled_asr_dir(), device="cpu"),
+                                               load_painter(bundled_image_model_dir(), device="cpu")))  # fmt: skip
     (model, processor, plain_pipe), load_plain = timed(lambda: (
         WhisperForConditionalGeneration.from_pretrained(bundled_asr_dir()),
         WhisperProcessor.from_pretrained(bundled_asr_dir()),
@@ -42,7 +43,7 @@ def main() -> None:
     config = GenerateConfig(steps=STEPS, guidance=GUIDANCE, seed=0)
 
     def ours() -> dict[str, float]:
-        return speech_to_image(AUDIO, asr, pipe, generate_config=config, progress=False).timings_s
+        return speech_to_image(AUDIO, asr, painter, generate_config=config, progress=False).timings_s
 
     def plain() -> dict[str, float]:
         start = time.perf_counter()

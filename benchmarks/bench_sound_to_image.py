@@ -18,8 +18,9 @@ from diffusers import StableDiffusionPipeline
 from transformers import WhisperFeatureExtractor, WhisperModel
 
 from soundsight.adapter import audio_states
+from soundsight.defaults import bundled_adapter_dir, bundled_asr_dir, bundled_image_model_dir
 from soundsight.generate import GenerateConfig
-from soundsight.loading import bundled_adapter_dir, bundled_asr_dir, bundled_image_model_dir, load_adapter, load_asr
+from soundsight.loading import load_adapter, load_asr
 from soundsight.shapes.sounds import plan_sound, render_sound
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 from soundsight.speech_to_image import speech_to_image
@@ -39,7 +40,7 @@ def timed(call):  # type: ignore[no-untyped-def]
 def main() -> None:
     s2i, load_sound = timed(lambda: SoundToImage.from_pretrained(device="cpu"))
     asr = load_asr(bundled_asr_dir(), device="cpu")
-    pipe = s2i.pipe
+    painter = s2i.painter
     encoder = WhisperModel.from_pretrained(bundled_asr_dir()).get_encoder().eval()
     extractor = WhisperFeatureExtractor.from_pretrained(bundled_asr_dir())
     plain_pipe = StableDiffusionPipeline.from_pretrained(bundled_image_model_dir())
@@ -48,10 +49,10 @@ def main() -> None:
     config = GenerateConfig(steps=STEPS, guidance=GUIDANCE, seed=0)
 
     def sound() -> dict[str, float]:
-        return sound_to_image(SOUND, s2i.asr, s2i.adapter, pipe, generate_config=config, progress=False).timings_s
+        return sound_to_image(SOUND, s2i.asr, s2i.adapter, painter, generate_config=config, progress=False).timings_s
 
     def speech() -> dict[str, float]:
-        return speech_to_image(SPEECH, asr, pipe, generate_config=config, progress=False).timings_s
+        return speech_to_image(SPEECH, asr, painter, generate_config=config, progress=False).timings_s
 
     @torch.no_grad()
     def plain_sound() -> dict[str, float]:  # the same work in bare library calls

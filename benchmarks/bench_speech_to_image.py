@@ -15,6 +15,7 @@ from common import peak_rss_mb, write
 from full_size import sd21_pipeline, whisper_small
 from transformers import pipeline
 
+from soundsight.backends.diffusers import DiffusersPainter
 from soundsight.generate import GenerateConfig
 from soundsight.speech_to_image import speech_to_image
 
@@ -27,13 +28,14 @@ def main() -> None:
     asr, pipe = whisper_small(), sd21_pipeline()
     # random weights: keep the decoder on word tokens so both sides get a transcript to paint
     asr.model.generation_config.suppress_tokens = list(range(50_257, len(asr.processor.tokenizer)))
+    painter = DiffusersPainter(pipe, "sd-2.1-base (random weights)")
     config = GenerateConfig(steps=STEPS, seed=0)
     hf_asr = pipeline("automatic-speech-recognition", model=asr.model, tokenizer=asr.processor.tokenizer,
                       feature_extractor=asr.processor.feature_extractor, device="cpu")  # fmt: skip
 
     def ours() -> dict[str, float]:
-        result = speech_to_image(AUDIO, asr, pipe, language="en", generate_config=config, asr_max_new_tokens=ASR_TOKENS,
-                                 progress=False)  # fmt: skip
+        result = speech_to_image(AUDIO, asr, painter, language="en", generate_config=config,
+                                 asr_max_new_tokens=ASR_TOKENS, progress=False)  # fmt: skip
         return result.timings_s
 
     def baseline() -> dict[str, float]:

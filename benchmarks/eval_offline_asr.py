@@ -15,8 +15,9 @@ from common import write
 
 from soundsight.asr import transcribe
 from soundsight.audio import load_audio
+from soundsight.defaults import bundled_asr_dir
 from soundsight.evaluate.wer import score_split
-from soundsight.loading import bundled_asr_dir, load_asr
+from soundsight.loading import load_asr
 from soundsight.shapes.captions import normalize_text
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech"

@@ -16,7 +16,7 @@ from transformers import (
     WhisperProcessor,
 )
 
-from soundsight.asr import AsrModel
+from soundsight.backends.whisper import WhisperAsr
 from soundsight.vocab import clip_tokenizer_from_bpe, whisper_generation_config, whisper_tokenizer_from_tiktoken
 
 TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tokenizers"
@@ -43,13 +43,13 @@ SD_VAE = dict(
 )  # fmt: skip
 
 
-def whisper_small() -> AsrModel:
+def whisper_small() -> WhisperAsr:
     torch.manual_seed(0)
     tokenizer = whisper_tokenizer_from_tiktoken(TOKENIZERS / "multilingual.tiktoken")
     model = WhisperForConditionalGeneration(WhisperConfig(**WHISPER_SMALL)).eval()  # type: ignore[arg-type]
     model.generation_config = whisper_generation_config(tokenizer)
     processor = WhisperProcessor(feature_extractor=WhisperFeatureExtractor(), tokenizer=tokenizer)
-    return AsrModel(model, processor, "whisper-small (random weights)")
+    return WhisperAsr(model, processor, "whisper-small (random weights)")
 
 
 def sd21_unet() -> UNet2DConditionModel:

@@ -20,8 +20,8 @@ import torch
 from diffusers import AutoencoderKL
 from PIL import Image
 
+from soundsight.defaults import default_image_model
 from soundsight.evaluate.image_model import score_painted
-from soundsight.speech_to_image import default_image_model
 from soundsight.train.subject_images import square_pixels
 
 

@@ -86,7 +86,7 @@ def test_a_run_saves_an_adapter_that_names_its_models(tiny_adapter: Path, tiny_w
     assert (config["audio_encoder"], config["image_model"]) == (str(tiny_whisper), str(tiny_sd))
     assert (config["audio_width"], config["text_width"], config["text_length"]) == (16, 16, 77)  # read from the models
     s2i = SoundToImage.from_pretrained(tiny_adapter / "model", device="cpu")  # the models its config names
-    assert config["text_fingerprint"] == fingerprint(s2i.pipe.text_encoder)
+    assert config["text_fingerprint"] == fingerprint(s2i.painter.text_encoder)
     scores = [json.loads(line)["val"] for line in (tiny_adapter / "log.jsonl").read_text().splitlines()
               if "val" in line]  # fmt: skip
     assert set(scores[-1]) == {"cosine", "mse", "painted"} and -1 <= scores[-1]["cosine"] <= 1

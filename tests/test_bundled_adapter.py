@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from soundsight.adapter import BUNDLED
 from soundsight.cli import app
+from soundsight.defaults import bundled_adapter_dir
 from soundsight.evaluate.image_model import score_painted
 from soundsight.files import save_wav
 from soundsight.generate import GenerateConfig
-from soundsight.loading import bundled_adapter_dir
 from soundsight.shapes.sounds import plan_sound, render_sound
 from soundsight.shapes.spec import SAMPLE_RATE, SOUND_LABELS
 from soundsight.sound_to_image import SoundToImage

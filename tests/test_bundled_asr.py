@@ -5,10 +5,10 @@ import json
 import pytest
 
 from soundsight.asr import transcribe
-from soundsight.loading import bundled_asr_dir, load_asr
+from soundsight.defaults import bundled_asr_dir, default_asr_model
+from soundsight.loading import load_asr
 from soundsight.shapes.captions import normalize_text
 from soundsight.shapes.speech import synthesize
-from soundsight.speech_to_image import default_asr_model
 
 CAPTIONS = [
     "a small red star on the left on a blue background",

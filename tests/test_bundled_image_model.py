@@ -9,10 +9,17 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 from typer.testing import CliRunner
 
+from soundsight.backends.diffusers import DiffusersPainter
 from soundsight.cli import app
-from soundsight.evaluate.image_model import PaintSettings, paint_prompts, score_painted
-from soundsight.loading import bundled_image_model_dir
-from soundsight.speech_to_image import HUB_IMAGE_MODEL, default_generate_config, default_image_model
+from soundsight.defaults import (
+    HUB_IMAGE_MODEL,
+    SHAPES_PAINT,
+    bundled_image_model_dir,
+    default_generate_config,
+    default_image_model,
+)
+from soundsight.evaluate.image_model import paint_prompts, score_painted
+from soundsight.generate import GenerateConfig
 
 MIN_RIGHT = 6  # of the 8 captions below, painted from seeds 0-7 (7 at the time of shipping: see the model card)
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "red-star.wav"
@@ -45,7 +52,7 @@ def test_the_bundled_pipeline_is_the_default_and_fits_the_budget() -> None:
 
 
 def test_it_paints_spoken_shapes_captions_the_verifier_reads_right(pipe: StableDiffusionPipeline) -> None:
-    images = paint_prompts(pipe, CAPTIONS, PaintSettings(), progress=False)
+    images = paint_prompts(DiffusersPainter(pipe, "bundled"), CAPTIONS, SHAPES_PAINT, progress=False)
     assert images.shape == (len(CAPTIONS), 64, 64, 3)
     scores = score_painted(images, CAPTIONS, [f"{i}" for i in range(len(CAPTIONS))])
     right = [v.caption for v in scores.verdicts if v.correct]
@@ -54,8 +61,9 @@ def test_it_paints_spoken_shapes_captions_the_verifier_reads_right(pipe: StableD
 
 
 def test_the_same_seed_paints_the_same_picture(pipe: StableDiffusionPipeline) -> None:
-    first = paint_prompts(pipe, CAPTIONS[:2], PaintSettings(seed=3, batch_size=1), progress=False)
-    again = paint_prompts(pipe, CAPTIONS[:2], PaintSettings(seed=3, batch_size=2), progress=False)
+    painter, config = DiffusersPainter(pipe, "bundled"), GenerateConfig(20, 4.0, seed=3)
+    first = paint_prompts(painter, CAPTIONS[:2], config, batch_size=1, progress=False)
+    again = paint_prompts(painter, CAPTIONS[:2], config, batch_size=2, progress=False)
     assert np.abs(first.astype(int) - again.astype(int)).max() <= 2
 
 

@@ -98,3 +98,59 @@ def test_speak_splits_a_batch_over_two_processes_with_accelerate(
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(c).stem}-0.png" for c in clips)
     assert len([line for line in result.stdout.splitlines() if " -> " in line]) == 4  # each file painted once
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_model_loads(tmp_path: Path) -> None:
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"someone's picture")
+    clip = str(SPEECH / "en_goforward.wav")
+    for args in (["speak", clip, "--image-model", "/nonexistent/model"], ["paint", "a red star", "--image-model",
+                 "/nonexistent/model"], ["hear", clip, "--adapter", "/nonexistent/adapter"]):  # fmt: skip
+        result = runner.invoke(app, [*args, "-o", str(taken)])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # no traceback
+        line = f"error: '{taken}' exists and is not a folder: name a folder for the outputs"
+        assert result.stderr.splitlines() == [line]
+    assert taken.read_bytes() == b"someone's picture"
+
+
+def test_flags_the_bundled_whisper_cannot_honour_are_refused_in_one_line() -> None:
+    from soundsight.defaults import bundled_asr_dir
+
+    clip = str(SPEECH / "en_goforward.wav")
+    expected = {
+        "--translate": f"error: --translate: ASR model '{bundled_asr_dir()}' hears English only and cannot translate",
+        "--timestamps": f"error: --timestamps: ASR model '{bundled_asr_dir()}' gives no timestamps",
+    }
+    for flag, line in expected.items():
+        result = runner.invoke(app, ["transcribe", clip, flag])
+        assert result.exit_code == 1 and result.stdout == "" and result.stderr.splitlines() == [line]
+    french = runner.invoke(app, ["speak", clip, "-o", "/tmp/never-written", "--language", "fr"])
+    assert french.exit_code == 1
+    assert french.stderr.splitlines() == [f"error: --language fr: ASR model '{bundled_asr_dir()}' hears English only"]
+    assert not Path("/tmp/never-written").exists()
+
+
+def test_every_batch_command_reports_a_failed_file_the_same_way(tiny_whisper: Path, tmp_path: Path) -> None:
+    from soundsight.cli.common import run_batch
+    from soundsight.errors import AudioError
+
+    def work(path: Path, _: bool) -> list[str]:
+        if path.name == "bad.wav":
+            raise AudioError("Whisper hears no speech (no-speech probability 0.90)")
+        return [f"{path}: fine"]
+
+    files = [tmp_path / "good.wav", tmp_path / "bad.wav", tmp_path / "also.wav"]
+    outcome = CliRunner().invoke(typer_app(lambda: run_batch(files, [], work, desc="x", progress=False)))
+    assert outcome.exit_code == 1
+    assert outcome.stdout.splitlines() == [f"{tmp_path / 'good.wav'}: fine", f"{tmp_path / 'also.wav'}: fine"]
+    assert outcome.stderr.splitlines() == [
+        f"error: '{tmp_path / 'bad.wav'}': Whisper hears no speech (no-speech probability 0.90)"
+    ]
+
+
+def typer_app(call: object) -> object:
+    import typer
+
+    one = typer.Typer()
+    one.command()(call)
+    return one

@@ -19,8 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from soundsight.cli import app
+from soundsight.defaults import PAINT_SETTINGS_FILE, default_generate_config
 from soundsight.errors import ConfigError
-from soundsight.speech_to_image import PAINT_SETTINGS_FILE, default_generate_config
 from soundsight.train.dreambooth import LORA_WEIGHTS, DreamBoothConfig, add_lora, choose_mixed_precision
 from soundsight.train.dreambooth import main as train_dreambooth
 from soundsight.train.subject_images import (

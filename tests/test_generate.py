@@ -1,20 +1,22 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from diffusers import StableDiffusionPipeline
 from PIL import Image
 
 from soundsight.errors import ConfigError, ModelNotFoundError
-from soundsight.generate import GenerateConfig, generate
-from soundsight.loading import load_pipeline
+from soundsight.generate import GenerateConfig, check_painter, generate
+from soundsight.loading import load_painter, load_pipeline
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt
 
 
 def test_a_seed_gives_the_same_image_and_another_seed_another(tiny_sd: Path) -> None:
-    pipe = load_pipeline(tiny_sd)
+    pipe = load_painter(tiny_sd)
     config = GenerateConfig(steps=2, num_images=2, seed=7)
     first = generate(Prompt("a red star"), pipe, config, model="tiny", progress=False)
     again = generate(Prompt("a red star"), pipe, GenerateConfig(steps=2, seed=8), model="tiny", progress=False)
@@ -27,7 +29,7 @@ def test_a_seed_gives_the_same_image_and_another_seed_another(tiny_sd: Path) -> 
 def test_plain_diffusers_loads_the_same_folder_and_paints_the_same(tiny_sd: Path) -> None:
     import torch
 
-    ours = generate(Prompt("a blue circle"), load_pipeline(tiny_sd), GenerateConfig(steps=2, seed=3), progress=False)
+    ours = generate(Prompt("a blue circle"), load_painter(tiny_sd), GenerateConfig(steps=2, seed=3), progress=False)
     plain = StableDiffusionPipeline.from_pretrained(tiny_sd, use_safetensors=True)
     plain.set_progress_bar_config(disable=True)
     image = plain("a blue circle", num_inference_steps=2, generator=torch.Generator().manual_seed(3)).images[0]
@@ -35,15 +37,52 @@ def test_plain_diffusers_loads_the_same_folder_and_paints_the_same(tiny_sd: Path
 
 
 def test_scheduler_size_and_negative_prompt(tiny_sd: Path) -> None:
-    pipe = load_pipeline(tiny_sd)
+    pipe = load_painter(tiny_sd)
     config = GenerateConfig(steps=2, scheduler="euler_a", width=48, height=16)
     generation = generate(Prompt("a cat", negative_prompt="a dog"), pipe, config, progress=False)
     assert generation.sampler == "Euler a" and generation.images[0].size == (48, 16)
+    assert generation.prompt.negative_prompt == "a dog"
+    without = generate(Prompt("a cat"), pipe, config, progress=False)
+    assert not np.array_equal(np.asarray(generation.images[0]), np.asarray(without.images[0]))  # it was used
+    again = generate(Prompt("a cat", negative_prompt="a dog"), pipe, config, progress=False)
+    assert np.array_equal(np.asarray(generation.images[0]), np.asarray(again.images[0]))
+
+
+def test_a_scheduler_choice_is_for_one_call_only(tiny_sd: Path) -> None:
+    painter = load_painter(tiny_sd)
+    first = generate(Prompt("a cat"), painter, GenerateConfig(steps=2), progress=False)
+    generate(Prompt("a cat"), painter, GenerateConfig(steps=2, scheduler="euler"), progress=False)
+    after = generate(Prompt("a cat"), painter, GenerateConfig(steps=2), progress=False)
+    assert first.sampler == after.sampler == "DDIM"  # the model's own scheduler is back
+    assert np.array_equal(np.asarray(first.images[0]), np.asarray(after.images[0]))
+
+
+def test_any_painter_paints_behind_generate_and_is_refused_what_it_cannot_do() -> None:
+    from .tiny_models import FlatPainter
+
+    painter = FlatPainter()
+    generation = generate(Prompt("a red star"), painter, GenerateConfig(num_images=2, seed=3), progress=False)
+    assert painter.calls == [["a red star", "a red star"]] and generation.model == "flat"
+    assert generation.seeds == (3, 4) and generation.sampler == "flat" and generation.images[0].size == (16, 16)
+    assert np.asarray(generation.images[1])[0, 0, 0] == round(4 / 255 * 255)
+    refusals = [
+        ({"prompt": Prompt("a cat", negative_prompt="a dog")}, "--negative-prompt: image model 'flat' takes no"),
+        ({"config": GenerateConfig(scheduler="ddim")}, "--scheduler ddim: image model 'flat' cannot paint with it"),
+        ({"config": GenerateConfig(width=32)}, "--width/--height: image model 'flat' paints only 16 x 16"),
+        ({"prompt_embeds": torch.zeros(1, 4, 8)}, "image model 'flat' takes no prompt embeddings"),
+    ]
+    for kwargs, message in refusals:
+        call = {"prompt": Prompt("a cat"), "painter": painter, "config": GenerateConfig(), **kwargs}
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            generate(**call, progress=False)
+    assert len(painter.calls) == 1  # refused before painting
+    with pytest.raises(ConfigError, match="--steps: image model 'flat' has no denoising steps"):
+        check_painter(painter, GenerateConfig(), steps=True)
 
 
 def test_pngs_carry_their_parameters_and_a_sidecar_and_never_overwrite(tiny_sd: Path, tmp_path: Path) -> None:
     generation = generate(
-        Prompt("a red star", negative_prompt="blurry"), load_pipeline(tiny_sd), GenerateConfig(steps=2, seed=5),
+        Prompt("a red star", negative_prompt="blurry"), load_painter(tiny_sd), GenerateConfig(steps=2, seed=5),
         model="tiny-sd", progress=False,
     )  # fmt: skip
     first = save_generation(generation, tmp_path, "talk")
@@ -60,7 +99,8 @@ def test_pngs_carry_their_parameters_and_a_sidecar_and_never_overwrite(tiny_sd: 
         "prompt": "a red star", "negative_prompt": "blurry", "seed": 5, "steps": 2, "guidance": 7.5,
         "sampler": "DDIM", "image_model": "tiny-sd",
     }  # fmt: skip
-    assert {"transcript", "language", "asr_model"} <= set(meta)
+    assert (meta["transcript"], meta["language"], meta["asr_model"], meta["source"]) == (None, None, None, None)
+    assert (meta["width"], meta["height"]) == (32, 32)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +129,7 @@ def test_missing_models_lora_and_cpu_fp16(tiny_sd: Path, tmp_path: Path) -> None
 
 
 def test_lora_weights_load_and_change_the_picture(tiny_sd: Path, tiny_lora: Path) -> None:
-    plain = generate(Prompt("a star"), load_pipeline(tiny_sd), GenerateConfig(steps=2), progress=False)
-    tuned = generate(Prompt("a star"), load_pipeline(tiny_sd, lora=tiny_lora), GenerateConfig(steps=2),
+    plain = generate(Prompt("a star"), load_painter(tiny_sd), GenerateConfig(steps=2), progress=False)
+    tuned = generate(Prompt("a star"), load_painter(tiny_sd, lora=tiny_lora), GenerateConfig(steps=2),
                      progress=False)  # fmt: skip
     assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(tuned.images[0]))

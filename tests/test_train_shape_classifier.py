@@ -3,7 +3,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from soundsight.loading import bundled_shape_classifier_dir, load_shape_classifier
+from soundsight.defaults import bundled_shape_classifier_dir
+from soundsight.loading import load_shape_classifier
 from soundsight.train.shape_classifier import ShapeClassifierTrainConfig, main
 
 

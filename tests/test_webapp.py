@@ -31,7 +31,7 @@ from soundsight.webapp import (
     check_lora,
     check_model,
     image_choices,
-    image_pipeline,
+    image_painter,
     lora_choices,
     page_prompt,
     paint,
@@ -126,7 +126,7 @@ def test_paint_saves_pngs_with_their_parameters_and_loads_the_model_once(tiny_sd
     assert (meta["prompt"], meta["transcript"], meta["seed"], meta["steps"]) == ("a red star", heard.text, 4, 2)
     with Image.open(pngs[0]) as image:
         assert image.text["parameters"].splitlines()[0] == "a red star" and image.size == (32, 32)
-    assert image_pipeline(str(tiny_sd), "cpu")[0] is image_pipeline(str(tiny_sd), "cpu")[0]
+    assert image_painter(str(tiny_sd), "cpu")[0] is image_painter(str(tiny_sd), "cpu")[0]
     with pytest.raises(PromptError, match="^the prompt is empty"):
         paint("  ", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path, config=config)
 
@@ -151,7 +151,7 @@ def test_personalised_weights_and_subject_on_the_page(tiny_sd: Path, tiny_lora: 
         assert not np.array_equal(np.asarray(a), np.asarray(b))  # same seed, the weights changed the picture
         assert b.text["parameters"].endswith(", LoRA: lora") and "LoRA" not in a.text["parameters"]
     assert json.loads(tuned[0].with_suffix(".json").read_text())["lora"] == "lora"
-    assert image_pipeline(str(tiny_sd), "cpu")[0] is not image_pipeline(str(tiny_sd), "cpu", lora=str(tiny_lora))[0]
+    assert image_painter(str(tiny_sd), "cpu")[0] is not image_painter(str(tiny_sd), "cpu", lora=str(tiny_lora))[0]
 
 
 # --- the whole app in a real browser ---

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import (
@@ -65,3 +66,40 @@ def save_tiny_stable_diffusion(folder: Path) -> Path:
     )  # fmt: skip
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+class FlatPainter:
+    """A painter that is not diffusers and takes nothing but prompts: every picture one flat colour from its seed.
+    What a GAN behind the painter interface looks like to the stages."""
+
+    name = "flat"
+    native_size = 16
+
+    def __init__(self) -> None:
+        from soundsight.generate import PainterCapabilities
+
+        self.capabilities = PainterCapabilities()
+        self.calls: list[list[str] | None] = []
+
+    @property
+    def text_encoder(self) -> None:
+        return None
+
+    def sampler_name(self, scheduler: str | None) -> str:
+        return "flat"
+
+    def paint(
+        self,
+        prompts: list[str] | None,
+        config: object,
+        seeds: list[int],
+        *,
+        negative_prompts: list[str] | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        progress: bool = True,
+    ) -> np.ndarray:
+        self.calls.append(prompts)
+        return np.stack([np.full((16, 16, 3), (s % 255) / 255, dtype=np.float32) for s in seeds])
+
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        raise NotImplementedError("a flat painter has no text encoder")

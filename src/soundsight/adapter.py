@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DiffusionPipeline
 from torch import nn
 from tqdm.auto import tqdm
 
-from soundsight.asr import AsrModel
+from soundsight.backends.whisper import WhisperAsr
 from soundsight.errors import AudioError, ConfigError
+from soundsight.generate import Painter
 from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
 from soundsight.shapes.spec import SAMPLE_RATE
 
@@ -81,7 +81,7 @@ def loudest_window(waveform: np.ndarray, window_s: float) -> np.ndarray:
 
 
 @torch.no_grad()
-def audio_states(waveforms: list[np.ndarray], asr: AsrModel, time_pool: int) -> torch.Tensor:
+def audio_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int) -> torch.Tensor:
     """(B, T / time_pool, d_model) Whisper encoder states of 16 kHz (T,) waveforms, each cut to its loudest
     window, averaged over `time_pool` frames (the adapter's input)."""
     clips = [loudest_window(w, asr.context_s) for w in waveforms]
@@ -93,21 +93,20 @@ def audio_states(waveforms: list[np.ndarray], asr: AsrModel, time_pool: int) -> 
 
 
 @torch.no_grad()
-def sound_embeddings(waveform: np.ndarray, asr: AsrModel, adapter: AudioAdapter) -> torch.Tensor:
+def sound_embeddings(waveform: np.ndarray, asr: WhisperAsr, adapter: AudioAdapter) -> torch.Tensor:
     """(1, text_length, text_width) prompt embeddings of one sound, a (T,) 16 kHz waveform."""
     states = audio_states([waveform], asr, adapter.config.time_pool)
     return adapter(states.to(next(adapter.parameters()).dtype))
 
 
 @torch.no_grad()
-def scene_states(pipe: DiffusionPipeline, captions: list[str]) -> torch.Tensor:
-    """(N, S, D): the text-encoder states the pipeline itself conditions on for each caption."""
-    embeds, _ = pipe.encode_prompt(captions, pipe.device, 1, do_classifier_free_guidance=False)
-    return embeds.float()
+def scene_states(painter: Painter, captions: list[str]) -> torch.Tensor:
+    """(N, S, D): the text-encoder states the painter itself conditions on for each caption."""
+    return painter.encode_prompts(captions).float()
 
 
 @torch.no_grad()
-def clip_states(waveforms: list[np.ndarray], asr: AsrModel, time_pool: int, *, batch_size: int = 32,
+def clip_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int, *, batch_size: int = 32,
                 progress: bool = False, desc: str = "hear") -> torch.Tensor:  # fmt: skip
     """(N, T', d_model) float16 pooled encoder states of every waveform, on the CPU: the frozen encoder
     runs once per clip, not once per step."""
@@ -130,7 +129,7 @@ def cosine_to_targets(embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     return F.cosine_similarity(embeds, targets, dim=-1).mean(dim=-1)
 
 
-def adapter_config_for(asr: AsrModel, text_encoder: nn.Module, *, audio_name: str, image_name: str,
+def adapter_config_for(asr: WhisperAsr, text_encoder: nn.Module, *, audio_name: str, image_name: str,
                        **sizes: int | float) -> AdapterConfig:  # fmt: skip
     """An AdapterConfig whose input and output fit `asr`'s encoder and `text_encoder`, naming both."""
     text: Any = text_encoder.config

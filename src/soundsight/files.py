@@ -17,6 +17,24 @@ from soundsight.errors import OutputExistsError
 TMP_SUFFIX = ".tmp"
 
 
+def check_new_file(path: Path | None, *, force: bool = False) -> None:
+    """Raise OutputExistsError, before any work, if `path` exists and may not be replaced."""
+    if path is not None and path.exists() and not force:
+        raise OutputExistsError(f"'{path}' exists: not overwriting it (use --force)")
+
+
+def check_new_folder(path: Path) -> None:
+    """Raise OutputExistsError if `path` exists: a command that fills a whole folder wants a new one."""
+    if path.exists():
+        raise OutputExistsError(f"'{path}' exists: name a new folder")
+
+
+def check_output_folder(path: Path) -> None:
+    """Raise OutputExistsError if `path` exists and is not a folder to write new files into."""
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"'{path}' exists and is not a folder: name a folder for the outputs")
+
+
 def temporary_path(path: Path) -> Path:
     """A hidden name beside `path` that no reader of the folder mistakes for a result."""
     return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
@@ -24,8 +42,7 @@ def temporary_path(path: Path) -> Path:
 
 def write_atomic(path: Path, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
     """Call `write(tmp)` and move tmp onto `path`; refuse to replace an existing file unless told."""
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"'{path}' exists: not overwriting it (use --force)")
+    check_new_file(path, force=overwrite)
     tmp = temporary_path(path)
     try:
         write(tmp)

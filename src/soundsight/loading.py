@@ -7,8 +7,8 @@ import logging
 import socket
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
@@ -16,43 +16,45 @@ from urllib.parse import urlparse
 import torch
 from safetensors.torch import load_file
 
+from soundsight.asr import AsrBackend, AsrCapabilities
+from soundsight.defaults import ASR_SETTINGS_FILE, bundled_adapter_dir, bundled_shape_classifier_dir
 from soundsight.devices import resolve_device
 from soundsight.errors import ConfigError, ModelNotFoundError
+from soundsight.generate import Painter
 from soundsight.models.shape_classifier import ShapeClassifier, ShapeClassifierConfig
 
 if TYPE_CHECKING:
-    from diffusers import DiffusionPipeline
+    from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPModel, CLIPProcessor, CLIPTextModel, PreTrainedModel
+    from transformers.image_processing_utils import BaseImageProcessor
 
-    from soundsight.asr import AsrModel
-    from soundsight.evaluate.subject_similarity import ClipEncoder, DinoEncoder
+    from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
-    from soundsight.moonshine import MoonshineModel
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+MOONSHINE = "moonshine"  # the name that picks Moonshine, as --asr-model moonshine
 
 
-def bundled_shape_classifier_dir() -> Path:
-    """Return the folder of the shape classifier shipped inside the package."""
-    return Path(str(resources.files("soundsight") / "assets" / "shape_classifier"))
+@dataclass(frozen=True)
+class ClipEncoder:
+    """A CLIP model and its processor, as load_clip returns them."""
+
+    model: CLIPModel
+    processor: CLIPProcessor
+    name: str
 
 
-def bundled_asr_dir() -> Path:
-    """Return the folder of our Spoken Shapes Whisper shipped inside the package."""
-    return Path(str(resources.files("soundsight") / "assets" / "whisper_shapes"))
+@dataclass(frozen=True)
+class DinoEncoder:
+    """A ViT image encoder (DINO's ViTModel, DINOv2's Dinov2Model, ...) and its image processor."""
 
-
-def bundled_image_model_dir() -> Path:
-    """Return the folder of our Spoken Shapes Stable Diffusion shipped inside the package."""
-    return Path(str(resources.files("soundsight") / "assets" / "sd_shapes"))
-
-
-def bundled_adapter_dir() -> Path:
-    """Return the folder of the audio adapter shipped inside the package (for the bundled models)."""
-    return Path(str(resources.files("soundsight") / "assets" / "sound_adapter"))
+    model: PreTrainedModel
+    processor: BaseImageProcessor
+    name: str
 
 
 def load_adapter(folder: Path | str | None = None, *, device: str = "auto") -> AudioAdapter:
@@ -149,15 +151,55 @@ def _from_pretrained(load: Callable[..., T], name: str | Path, **kwargs: Any) ->
     return load(str(name), **kwargs)
 
 
-def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrModel | MoonshineModel:
-    """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode;
-    or, for the name "moonshine", Moonshine tiny English from its wheel."""
+def asr_backend(name: str | Path) -> str:
+    """Which backend reads the ASR model `name`: a name of its own (moonshine), else what a folder's config.json
+    holds (model_type), else Whisper (a Hub id)."""
+    if str(name) == MOONSHINE:
+        return "moonshine"
+    config_file = Path(name).expanduser() / CONFIG_NAME
+    if _is_local(name) and config_file.is_file():
+        try:
+            model_type = json.loads(config_file.read_text()).get("model_type")
+        except (ValueError, AttributeError) as e:
+            raise ModelNotFoundError(f"ASR model '{name}': unreadable {CONFIG_NAME} ({e})") from e
+        if model_type not in ASR_BACKENDS:
+            raise ModelNotFoundError(f"ASR model '{name}': holds a {model_type} model, which no ASR backend reads "
+                                     f"(expected one of {', '.join(ASR_BACKENDS)})")  # fmt: skip
+        return str(model_type)
+    return "whisper"
+
+
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
+    """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder), or Moonshine
+    tiny English for the name "moonshine"."""
+    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype)
+
+
+def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabilities:
+    """`found` with what a model folder's ASR_SETTINGS_FILE declares in its place (our Spoken Shapes Whisper
+    carries OpenAI's multilingual tokenizer but hears only English captions and gives no timestamps)."""
+    settings_file = folder / ASR_SETTINGS_FILE
+    if not settings_file.is_file():
+        return found
+    known = {f.name for f in fields(AsrCapabilities)}
+    try:
+        declared = json.loads(settings_file.read_text())
+        unknown = set(declared) - known
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        if declared.get("languages") is not None:
+            declared["languages"] = tuple(str(code) for code in declared["languages"])
+        return AsrCapabilities(**{**{k: getattr(found, k) for k in known}, **declared})
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ConfigError(f"'{settings_file}': expected {', '.join(sorted(known))} as JSON ({e})") from e
+
+
+def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> WhisperAsr:
+    """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from soundsight.moonshine import MOONSHINE, load_moonshine
+    from soundsight.backends.whisper import WhisperAsr, whisper_capabilities
 
-    if str(name) == MOONSHINE:
-        return load_moonshine()
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     if _is_local(name) and not Path(name).expanduser().is_dir():
@@ -169,10 +211,27 @@ def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") 
         processor = _from_pretrained(WhisperProcessor.from_pretrained, name)
     except (OSError, ValueError) as e:
         raise _not_found(name, "ASR model", "--asr-model", e) from e
+    capabilities = whisper_capabilities(model.generation_config)
+    if _is_local(name):
+        capabilities = declared_asr_capabilities(Path(name).expanduser(), capabilities)
     logger.info("loaded ASR model '%s' on %s (%s)", name, target, torch_dtype)
-    from soundsight.asr import AsrModel
+    return WhisperAsr(model.to(target).eval(), processor, str(name), capabilities)
 
-    return AsrModel(model.to(target).eval(), processor, str(name))
+
+def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
+    """Return Moonshine tiny English from the installed wheel (it runs on the CPU in its own runtime)."""
+    try:
+        from moonshine_voice import ModelArch, Transcriber, get_model_path
+    except ImportError as e:
+        raise ModelNotFoundError(
+            "ASR model 'moonshine': the moonshine-voice package is not installed (pip install 'soundsight[moonshine]')"
+        ) from e
+    from soundsight.backends.moonshine import MoonshineAsr
+
+    return MoonshineAsr(Transcriber(get_model_path("tiny-en"), ModelArch.TINY))
+
+
+ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {"whisper": load_whisper, "moonshine": load_moonshine}
 
 
 def load_pipeline(
@@ -221,11 +280,77 @@ def load_pipeline(
     return pipe
 
 
+def painter_backend(name: str | Path) -> str:
+    """Which backend paints with the image model `name`: a diffusers pipeline (a folder with model_index.json,
+    or a Hub id) is the only kind so far."""
+    return "diffusers"
+
+
+def load_diffusers_painter(
+    name: str | Path,
+    *,
+    device: str = "auto",
+    dtype: str = "float32",
+    lora: Path | str | None = None,
+    attention_slicing: bool = False,
+    cpu_offload: bool = False,
+) -> Painter:
+    from soundsight.backends.diffusers import DiffusersPainter
+
+    pipe = load_pipeline(name, device=device, dtype=dtype, lora=lora, attention_slicing=attention_slicing,
+                         cpu_offload=cpu_offload)  # fmt: skip
+    return DiffusersPainter(pipe, str(name))
+
+
+PAINTER_BACKENDS: dict[str, Callable[..., Painter]] = {"diffusers": load_diffusers_painter}
+
+
+def load_painter(
+    name: str | Path,
+    *,
+    device: str = "auto",
+    dtype: str = "float32",
+    lora: Path | str | None = None,
+    attention_slicing: bool = False,
+    cpu_offload: bool = False,
+) -> Painter:
+    """Return the painter for the image model `name` (Hub id or local folder), ready on `device`; see
+    load_pipeline for the arguments. LoRA weights a painter cannot take are refused."""
+    load = PAINTER_BACKENDS[painter_backend(name)]
+    painter = load(name, device=device, dtype=dtype, lora=lora, attention_slicing=attention_slicing,
+                   cpu_offload=cpu_offload)  # fmt: skip
+    if lora is not None and not painter.capabilities.lora:
+        raise ConfigError(f"--lora: image model '{name}' takes no LoRA weights")
+    return painter
+
+
+def load_vae(folder: Path | str) -> AutoencoderKL:
+    """Return the AutoencoderKL saved in `folder` (a trained VAE or a pipeline's vae/), in float32 on the CPU."""
+    from diffusers import AutoencoderKL
+
+    try:
+        return AutoencoderKL.from_pretrained(str(folder), use_safetensors=True)
+    except (OSError, ValueError) as e:
+        raise _not_found(folder, "VAE", "--vae", e) from e
+
+
+def load_denoiser(folder: Path | str) -> tuple[CLIPTextModel, UNet2DConditionModel]:
+    """Return the text encoder and UNet of the pipeline folder `folder`, in float32 on the CPU."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    folder = Path(folder)
+    try:
+        text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", use_safetensors=True)
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True)
+    except (OSError, ValueError) as e:
+        raise _not_found(folder, "image model", "--init-from", e) from e
+    return text_encoder, unet
+
+
 def load_clip(name: str | Path, *, device: str = "auto") -> ClipEncoder:
     """Return a CLIP model (Hub id or local folder) and its processor, in float32 on `device`, in eval mode."""
     from transformers import AutoConfig, AutoProcessor, CLIPModel
-
-    from soundsight.evaluate.subject_similarity import ClipEncoder
 
     target = resolve_device(device)
     if _is_local(name) and not Path(name).expanduser().is_dir():
@@ -247,8 +372,6 @@ def load_dino(name: str | Path, *, device: str = "auto") -> DinoEncoder:
     """Return a ViT image encoder (DINO, DINOv2, ...; Hub id or local folder) and its image processor,
     in float32 on `device`, in eval mode."""
     from transformers import AutoConfig, AutoImageProcessor, AutoModel
-
-    from soundsight.evaluate.subject_similarity import DinoEncoder
 
     target = resolve_device(device)
     if _is_local(name) and not Path(name).expanduser().is_dir():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from soundsight.asr import Transcript
-from soundsight.files import save_png, save_text
+from soundsight.files import check_output_folder, save_png, save_text
 from soundsight.generate import Generation
 
 
@@ -71,6 +71,7 @@ def save_generation(
     `extra` settings ({"Sound": ..., "Adapter": ...}) join the PNG's parameters and the sidecar.
     """
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, image in enumerate(generation.images):

@@ -160,3 +160,17 @@ def build_prompt(text: str, config: PromptConfig | None = None) -> Prompt:
     if config.style is not None:
         body = config.style.format(body)
     return Prompt(body, config.negative_prompt, text)
+
+
+def typed_prompt(text: str, config: PromptConfig | None = None) -> Prompt:
+    """Return the prompt for text typed to be painted as it is (nothing dropped), in `config`'s style.
+
+    Raises PromptError when the text is empty.
+    """
+    config = config or PromptConfig()
+    body = text.strip()
+    if not body:
+        raise PromptError("the prompt is empty")
+    if config.style is not None:
+        body = config.style.format(body)
+    return Prompt(body, config.negative_prompt, text)

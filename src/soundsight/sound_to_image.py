@@ -8,25 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from diffusers import DiffusionPipeline
 from PIL import Image
 
 from soundsight.adapter import check_adapter_fits, check_sound, resolve_model, sound_embeddings
-from soundsight.asr import AsrModel
 from soundsight.audio import load_audio
+from soundsight.backends.whisper import WhisperAsr
+from soundsight.defaults import bundled_adapter_dir, bundled_asr_dir, bundled_image_model_dir, default_generate_config
 from soundsight.errors import ConfigError
-from soundsight.generate import GenerateConfig, Generation, generate
-from soundsight.loading import (
-    bundled_adapter_dir,
-    bundled_asr_dir,
-    bundled_image_model_dir,
-    load_adapter,
-    load_asr,
-    load_pipeline,
-)
+from soundsight.generate import GenerateConfig, Generation, Painter, check_painter, generate
+from soundsight.loading import load_adapter, load_asr, load_painter
 from soundsight.models.audio_adapter import AudioAdapter
 from soundsight.prompt import Prompt
-from soundsight.speech_to_image import default_generate_config
 
 
 @dataclass(frozen=True)
@@ -43,16 +35,16 @@ class SoundToImageResult:
 
 def sound_to_image(
     audio: Path | str | np.ndarray,
-    asr: AsrModel,
+    asr: WhisperAsr,
     adapter: AudioAdapter,
-    pipe: DiffusionPipeline,
+    painter: Painter,
     *,
-    image_model: str = "",
     adapter_name: str = "",
     generate_config: GenerateConfig | None = None,
     progress: bool = True,
 ) -> SoundToImageResult:
     """Return the images the sound at `audio` (a path, or a (T,) 16 kHz waveform) paints through `adapter`."""
+    check_painter(painter, generate_config or GenerateConfig(), prompt_embeds=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     name = str(audio) if not isinstance(audio, np.ndarray) else "audio"
@@ -62,7 +54,7 @@ def sound_to_image(
     embeds = sound_embeddings(waveform, asr, adapter)
     timings["adapter"] = time.perf_counter() - start - timings["audio"]
     label = Prompt(f"sound: {Path(name).name}", source=name)  # what the images say they were painted from
-    generation = generate(label, pipe, generate_config, model=image_model, prompt_embeds=embeds, progress=progress)
+    generation = generate(label, painter, generate_config, prompt_embeds=embeds, progress=progress)
     timings["paint"] = time.perf_counter() - start - timings["audio"] - timings["adapter"]
     return SoundToImageResult(name, adapter_name, generation, timings)
 
@@ -75,13 +67,11 @@ class SoundToImage:
     >>> s2i("bell.wav").images[0]
     """
 
-    def __init__(self, asr: AsrModel, adapter: AudioAdapter, pipe: DiffusionPipeline, *, adapter_name: str,
-                 image_model: str) -> None:  # fmt: skip
+    def __init__(self, asr: WhisperAsr, adapter: AudioAdapter, painter: Painter, *, adapter_name: str) -> None:
         self.asr = asr
         self.adapter = adapter
-        self.pipe = pipe
+        self.painter = painter
         self.adapter_name = adapter_name
-        self.image_model = image_model
 
     @classmethod
     def from_pretrained(
@@ -98,18 +88,21 @@ class SoundToImage:
         asr_name = str(asr_model or resolve_model(config.audio_encoder, bundled_asr_dir()))
         image_name = str(image_model or resolve_model(config.image_model, bundled_image_model_dir()))
         asr = load_asr(asr_name, device=device, dtype=dtype)
-        if not isinstance(asr, AsrModel):
+        if not isinstance(asr, WhisperAsr):  # the adapter reads Whisper's encoder states, not a transcript
             raise ConfigError(f"ASR model '{asr_name}': the audio adapter needs a Whisper encoder")
-        pipe = load_pipeline(image_name, device=device, dtype=dtype)
-        check_adapter_fits(config, asr.model.get_encoder(), pipe.text_encoder, audio_name=asr_name,
+        painter = load_painter(image_name, device=device, dtype=dtype)
+        check_painter(painter, GenerateConfig(), prompt_embeds=True)
+        if painter.text_encoder is None:
+            raise ConfigError(f"image model '{image_name}' has no text encoder for the audio adapter to fit")
+        check_adapter_fits(config, asr.model.get_encoder(), painter.text_encoder, audio_name=asr_name,
                            image_name=image_name)  # fmt: skip
         loaded.to(asr.model.dtype)
-        return cls(asr, loaded, pipe, adapter_name=str(adapter or bundled_adapter_dir()), image_model=image_name)
+        return cls(asr, loaded, painter, adapter_name=str(adapter or bundled_adapter_dir()))
 
     def __call__(
         self, audio: Path | str | np.ndarray, *, generate_config: GenerateConfig | None = None, progress: bool = True
     ) -> SoundToImageResult:
         return sound_to_image(
-            audio, self.asr, self.adapter, self.pipe, image_model=self.image_model, adapter_name=self.adapter_name,
-            generate_config=generate_config or default_generate_config(self.image_model), progress=progress,
+            audio, self.asr, self.adapter, self.painter, adapter_name=self.adapter_name,
+            generate_config=generate_config or default_generate_config(self.painter.name), progress=progress,
         )  # fmt: skip

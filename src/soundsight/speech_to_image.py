@@ -2,54 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from diffusers import DiffusionPipeline
 from PIL import Image
 
-from soundsight.asr import AsrModel, Transcript, transcribe
+from soundsight.asr import AsrBackend, Transcript, check_asr_options, transcribe
 from soundsight.audio import check_speech, load_audio
-from soundsight.errors import ConfigError
-from soundsight.generate import GenerateConfig, Generation, generate
-from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_asr, load_pipeline
-from soundsight.moonshine import MoonshineModel
+from soundsight.defaults import default_asr_model, default_generate_config, default_image_model
+from soundsight.generate import GenerateConfig, Generation, Painter, check_painter, generate
+from soundsight.loading import load_asr, load_painter
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
-
-HUB_ASR_MODEL = "openai/whisper-small"
-HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
-BUNDLED_STEPS, BUNDLED_GUIDANCE = 20, 4.0  # the settings of its model card's scores
-PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G}: how a model folder is meant to paint
-
-
-def default_asr_model() -> str:
-    """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small."""
-    bundled = bundled_asr_dir()
-    return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
-
-
-def default_image_model() -> str:
-    """Our Spoken Shapes Stable Diffusion shipped in the package (offline), else SD 2.1-base."""
-    bundled = bundled_image_model_dir()
-    return str(bundled) if (bundled / "model_index.json").is_file() else HUB_IMAGE_MODEL
-
-
-def default_generate_config(image_model: str | Path) -> GenerateConfig:
-    """Stable Diffusion's usual 30 steps at guidance 7.5, what our bundled model was scored with, or what a
-    model folder names in its PAINT_SETTINGS_FILE (DreamBooth writes its base model's there)."""
-    if Path(image_model).resolve() == bundled_image_model_dir().resolve():
-        return GenerateConfig(steps=BUNDLED_STEPS, guidance=BUNDLED_GUIDANCE)
-    own = Path(image_model) / PAINT_SETTINGS_FILE
-    if own.is_file():
-        try:
-            settings = json.loads(own.read_text())
-            return GenerateConfig(steps=int(settings["steps"]), guidance=float(settings["guidance"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None
-    return GenerateConfig()
 
 
 @dataclass(frozen=True)
@@ -70,10 +35,9 @@ class SpeechToImageResult:
 
 def speech_to_image(
     audio: Path | str | np.ndarray,
-    asr: AsrModel | MoonshineModel,
-    pipe: DiffusionPipeline,
+    asr: AsrBackend,
+    painter: Painter,
     *,
-    image_model: str = "",
     task: str = "transcribe",
     language: str | None = None,
     prompt_config: PromptConfig | None = None,
@@ -83,8 +47,12 @@ def speech_to_image(
 ) -> SpeechToImageResult:
     """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform).
 
-    `asr_max_new_tokens` caps the tokens Whisper decodes per window (None: the model's own limit).
+    `asr_max_new_tokens` caps the tokens the ASR decodes per window (None: the model's own limit). Flags the
+    models cannot honour are refused before the audio is read.
     """
+    check_asr_options(asr, task=task, language=language)
+    check_painter(painter, generate_config or GenerateConfig(),
+                  negative_prompt=bool(prompt_config and prompt_config.negative_prompt))  # fmt: skip
     timings: dict[str, float] = {}
     start = time.perf_counter()
 
@@ -103,7 +71,7 @@ def speech_to_image(
     lap("asr")
     prompt = build_prompt(transcript.text, prompt_config)
     lap("prompt")
-    generation = generate(prompt, pipe, generate_config, model=image_model, progress=progress)
+    generation = generate(prompt, painter, generate_config, progress=progress)
     lap("paint")
     return SpeechToImageResult(transcript, prompt, generation, timings)
 
@@ -116,10 +84,9 @@ class SpeechToImage:
     >>> result.transcript.text, result.prompt.text, result.images[0]
     """
 
-    def __init__(self, asr: AsrModel | MoonshineModel, pipe: DiffusionPipeline, image_model: str) -> None:
+    def __init__(self, asr: AsrBackend, painter: Painter) -> None:
         self.asr = asr
-        self.pipe = pipe
-        self.image_model = image_model
+        self.painter = painter
 
     @classmethod
     def from_pretrained(
@@ -132,9 +99,8 @@ class SpeechToImage:
         lora: Path | str | None = None,
     ) -> SpeechToImage:
         asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype)
-        image_model = image_model or default_image_model()
-        pipe = load_pipeline(image_model, device=device, dtype=dtype, lora=lora)
-        return cls(asr, pipe, str(image_model))
+        painter = load_painter(image_model or default_image_model(), device=device, dtype=dtype, lora=lora)
+        return cls(asr, painter)
 
     def __call__(
         self,
@@ -147,7 +113,7 @@ class SpeechToImage:
         progress: bool = True,
     ) -> SpeechToImageResult:
         return speech_to_image(
-            audio, self.asr, self.pipe, image_model=self.image_model, task=task, language=language,
-            prompt_config=prompt_config, generate_config=generate_config or default_generate_config(self.image_model),
+            audio, self.asr, self.painter, task=task, language=language, prompt_config=prompt_config,
+            generate_config=generate_config or default_generate_config(self.painter.name),
             progress=progress,
         )  # fmt: skip

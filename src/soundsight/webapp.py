@@ -20,16 +20,15 @@ import numpy as np
 from gradio.utils import get_upload_folder
 
 from soundsight.adapter import check_sound
-from soundsight.asr import Transcript, transcribe
+from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
+from soundsight.defaults import default_asr_model, default_generate_config, default_image_model
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
-from soundsight.generate import GenerateConfig, generate
-from soundsight.loading import load_asr, load_pipeline
-from soundsight.moonshine import MOONSHINE
+from soundsight.generate import GenerateConfig, Painter, generate
+from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
 from soundsight.sound_to_image import SoundToImage, sound_to_image
-from soundsight.speech_to_image import default_asr_model, default_generate_config, default_image_model
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +77,13 @@ _loading = threading.Lock()
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_asr(name: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
+def _cached_asr(name: str, device: str, dtype: str) -> tuple[AsrBackend, threading.Lock]:
     return load_asr(name, device=device, dtype=dtype), threading.Lock()
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_pipeline(name: str, device: str, dtype: str, lora: str | None) -> tuple[Any, threading.Lock]:
-    return load_pipeline(name, device=device, dtype=dtype, lora=lora), threading.Lock()
+def _cached_painter(name: str, device: str, dtype: str, lora: str | None) -> tuple[Painter, threading.Lock]:
+    return load_painter(name, device=device, dtype=dtype, lora=lora), threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -100,19 +99,19 @@ def sound_models(
         return _cached_sound_to_image(adapter, device, dtype)
 
 
-def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[Any, threading.Lock]:
+def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[AsrBackend, threading.Lock]:
     """Return the ASR model called `name` and the lock to hold while using it, loading it only once."""
     with _loading:
         return _cached_asr(name, device, dtype)
 
 
-def image_pipeline(
+def image_painter(
     name: str, device: str = "auto", dtype: str = "float32", lora: str | None = None
-) -> tuple[Any, threading.Lock]:
-    """Return the image pipeline called `name` (with the LoRA weights `lora` in it) and the lock to hold while
-    using it, loading it only once."""
+) -> tuple[Painter, threading.Lock]:
+    """Return the painter of the image model called `name` (with the LoRA weights `lora` in it) and the lock to
+    hold while using it, loading it only once."""
     with _loading:
-        return _cached_pipeline(name, device, dtype, lora)
+        return _cached_painter(name, device, dtype, lora)
 
 
 def _label(name: str) -> str:
@@ -213,8 +212,8 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
     waveform = read_sound(path, config.max_seconds)
     s2i, lock = sound_models(config.adapter, config.device, config.dtype)
     with lock:
-        result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.pipe, image_model=s2i.image_model,
-                                adapter_name=s2i.adapter_name, generate_config=generate_config)  # fmt: skip
+        result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.painter, adapter_name=s2i.adapter_name,
+                                generate_config=generate_config)  # fmt: skip
     name = Path(str(path)).name
     extra = {"Sound": name, "Adapter": _label(s2i.adapter_name)}
     return save_generation(result.generation, out_dir, Path(name).stem or "sound", extra=extra)
@@ -257,9 +256,9 @@ def paint(
     text = prompt.strip()
     if not text:
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
-    pipe, lock = image_pipeline(model, config.device, config.dtype, lora)
+    painter, lock = image_painter(model, config.device, config.dtype, lora)
     with lock:
-        generation = generate(Prompt(text, None, heard.text if heard else ""), pipe, generate_config, model=model)
+        generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config)
     stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"
     extra = {"LoRA": _label(lora)} if lora else None
     return save_generation(generation, out_dir, stem, transcript=heard, extra=extra)
@@ -301,7 +300,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             lora = check_lora(lora_name, lora_offered, config)
             generate_config = settings(seed, steps, guidance, num_images)
             progress(0, desc="loading the image model")
-            image_pipeline(name, config.device, config.dtype, lora)
+            image_painter(name, config.device, config.dtype, lora)
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DiffusionPipeline
 
 from soundsight.adapter import clip_states, cosine_to_targets, embed_states, scene_states
-from soundsight.asr import AsrModel
-from soundsight.evaluate.image_model import PaintSettings, paint_prompts, score_painted
+from soundsight.backends.whisper import WhisperAsr
+from soundsight.defaults import SHAPES_PAINT
+from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.evaluate.shapes import ShapesScores
+from soundsight.generate import GenerateConfig, Painter
 from soundsight.models.audio_adapter import AudioAdapter
 from soundsight.shapes.sounds import SoundClip, read_sounds
 from soundsight.shapes.spec import SOUND_LABELS, sound_scene_caption
@@ -57,7 +58,7 @@ def _per_label(clips: list[SoundClip], values: list[float]) -> dict[str, float]:
             for label in SOUND_LABELS if any(c.label == label for c in clips)}  # fmt: skip
 
 
-def fit_centroids(clips: list[SoundClip], asr: AsrModel, time_pool: int) -> tuple[list[str], torch.Tensor]:
+def fit_centroids(clips: list[SoundClip], asr: WhisperAsr, time_pool: int) -> tuple[list[str], torch.Tensor]:
     """Labels and (labels, d_model) unit-length mean encoder states of each label's clips."""
     pooled = clip_states([c.waveform for c in clips], asr, time_pool).float().mean(dim=1)  # (N, d_model)
     labels = sorted({c.label for c in clips})
@@ -65,42 +66,41 @@ def fit_centroids(clips: list[SoundClip], asr: AsrModel, time_pool: int) -> tupl
     return labels, F.normalize(centroids, dim=-1)
 
 
-def classify(clips: list[SoundClip], asr: AsrModel, time_pool: int, labels: list[str], centroids: torch.Tensor
+def classify(clips: list[SoundClip], asr: WhisperAsr, time_pool: int, labels: list[str], centroids: torch.Tensor
              ) -> list[str]:  # fmt: skip
     pooled = F.normalize(clip_states([c.waveform for c in clips], asr, time_pool).float().mean(dim=1), dim=-1)
     return [labels[int(i)] for i in (pooled @ centroids.T).argmax(dim=1)]
 
 
 def evaluate_adapter(
-    asr: AsrModel,
+    asr: WhisperAsr,
     adapter: AudioAdapter,
-    pipe: DiffusionPipeline,
+    painter: Painter,
     data: Path,
     *,
     split: str = "test",
-    settings: PaintSettings | None = None,
+    config: GenerateConfig = SHAPES_PAINT,
     limit: int | None = None,
     classifier_clips: int = 600,
     progress: bool = True,
 ) -> AdapterEvaluation:
     """Paint every clip of DIR/sounds/{split} both ways and read the pictures back."""
-    settings = settings or PaintSettings()
     clips = read_sounds(data, split, limit)
     pool = adapter.config.time_pool
     states = clip_states([c.waveform for c in clips], asr, pool, progress=progress, desc="hear")
     embeds = embed_states(states, adapter)
     scenes = [c.scene for c in clips]
     unique = sorted(set(scenes))
-    targets = scene_states(pipe, unique).cpu()[[unique.index(s) for s in scenes]]
+    targets = scene_states(painter, unique).cpu()[[unique.index(s) for s in scenes]]
     cosines = cosine_to_targets(embeds, targets)
     names = [c.path.name for c in clips]
-    adapter_images = paint_prompts(pipe, embeds, settings, progress=progress)
+    adapter_images = paint_prompts(painter, embeds, config, progress=progress)
     adapter_verdicts = score_painted(adapter_images, scenes, names)
 
     labels, centroids = fit_centroids(read_sounds(data, "train", classifier_clips), asr, pool)
     predicted = classify(clips, asr, pool, labels, centroids)
     captions = [sound_scene_caption(label) for label in predicted]
-    two_stage_images = paint_prompts(pipe, captions, settings, progress=progress)
+    two_stage_images = paint_prompts(painter, captions, config, progress=progress)
     two_stage_verdicts = score_painted(two_stage_images, scenes, names)  # read against the true scene
 
     def right(verdicts: ShapesScores) -> list[float]:

@@ -5,29 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from diffusers import DiffusionPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
-from soundsight.asr import AsrModel, transcribe
+from soundsight.asr import AsrBackend, transcribe
 from soundsight.audio import check_speech, load_audio
+from soundsight.defaults import SHAPES_PAINT
 from soundsight.errors import ConfigError, SoundSightError
 from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.shapes import CaptionedImage, ShapesScores, score_images
 from soundsight.files import read_jsonl, save_jsonl, save_png
-from soundsight.moonshine import MoonshineModel
+from soundsight.generate import GenerateConfig, Painter, to_uint8
 from soundsight.prompt import build_prompt
 
-
-@dataclass(frozen=True)
-class PaintSettings:
-    steps: int = 20
-    guidance: float = 4.0
-    seed: int = 0  # caption i is painted from seed + i
-    batch_size: int = 50
+BATCH_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -40,30 +35,36 @@ class LoopItem:
     prompt: str
 
 
-def _rows(data: Path, part: str, split: str) -> list[dict[str, object]]:
+def split_rows(data: Path, part: str, split: str) -> list[dict[str, Any]]:
+    """The metadata rows of DIR/{part}/{split} ("scenes" or "speech") of a Spoken Shapes build."""
     metadata = data / part / split / "metadata.jsonl"
     if not metadata.is_file():
         raise ConfigError(f"'{metadata.parent}': no metadata.jsonl (build it with soundsight shapes build)")
     return read_jsonl(metadata)
 
 
-@torch.no_grad()
 def paint_prompts(
-    pipe: DiffusionPipeline, prompts: list[str] | torch.Tensor, settings: PaintSettings, *, progress: bool = True
+    painter: Painter,
+    prompts: list[str] | torch.Tensor,
+    config: GenerateConfig = SHAPES_PAINT,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = True,
 ) -> np.ndarray:
-    """(N, H, W, 3) uint8: prompt i painted from seed + i (the same picture whatever the batch size).
+    """(N, H, W, 3) uint8: prompt i painted from `config.seed` + i (the same picture whatever the batch size).
 
-    `prompts` are captions, or (N, S, D) prompt embeddings (what the audio adapter makes of N sounds).
+    `prompts` are captions, or (N, S, D) prompt embeddings (what the audio adapter makes of N sounds);
+    `config.num_images` is not read: one picture per prompt.
     """
-    pipe.set_progress_bar_config(disable=True)
     out = []
-    for start in tqdm(range(0, len(prompts), settings.batch_size), unit="batch", desc="paint", disable=not progress):
-        batch = prompts[start : start + settings.batch_size]
-        text = {"prompt": batch} if isinstance(batch, list) else {"prompt_embeds": batch.to(pipe.device)}
-        generators = [torch.Generator("cpu").manual_seed(settings.seed + start + i) for i in range(len(batch))]
-        images = pipe(**text, num_inference_steps=settings.steps, guidance_scale=settings.guidance,
-                      generator=generators, output_type="np").images  # fmt: skip
-        out.append(np.clip(np.asarray(images) * 255 + 0.5, 0, 255).astype(np.uint8))
+    for start in tqdm(range(0, len(prompts), batch_size), unit="batch", desc="paint", disable=not progress):
+        batch = prompts[start : start + batch_size]
+        seeds = [config.seed + start + i for i in range(len(batch))]
+        if isinstance(batch, list):
+            images = painter.paint(batch, config, seeds, progress=False)
+        else:
+            images = painter.paint(None, config, seeds, prompt_embeds=batch, progress=False)
+        out.append(to_uint8(images))
     return np.concatenate(out)
 
 
@@ -95,17 +96,17 @@ def save_grid(images: np.ndarray, scores: ShapesScores, captions: list[str], pat
 
 
 def evaluate_loop(
-    asr: AsrModel | MoonshineModel,
-    pipe: DiffusionPipeline,
+    asr: AsrBackend,
+    painter: Painter,
     data: Path,
     split: str,
-    settings: PaintSettings,
+    config: GenerateConfig = SHAPES_PAINT,
     *,
     limit: int | None = None,
     progress: bool = True,
 ) -> tuple[ShapesScores, list[LoopItem], np.ndarray]:
     """Every clip of DIR/speech/{split}: transcribe, build the prompt, paint, and score against the caption."""
-    rows = _rows(data, "speech", split)[:limit]
+    rows = split_rows(data, "speech", split)[:limit]
     items = []
     for row in tqdm(rows, unit="clip", desc="transcribe", disable=not progress):
         clip = data / "speech" / split / str(row["file_name"])
@@ -117,6 +118,6 @@ def evaluate_loop(
         except SoundSightError:
             text, prompt = "", ""
         items.append(LoopItem(str(row["file_name"]), str(row["caption"]), text, prompt))
-    images = paint_prompts(pipe, [item.prompt for item in items], settings, progress=progress)
+    images = paint_prompts(painter, [item.prompt for item in items], config, progress=progress)
     scores = score_painted(images, [item.caption for item in items], [item.clip for item in items])
     return scores, items, images

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from diffusers import DiffusionPipeline
 
 from soundsight.errors import ConfigError
-from soundsight.evaluate.image_model import PaintSettings, paint_prompts, save_grid, save_painted, score_painted
+from soundsight.evaluate.image_model import paint_prompts, save_grid, save_painted, score_painted
 from soundsight.evaluate.shapes import PRIOR_EXCLUDED_COLORS, ShapesScores
+from soundsight.generate import GenerateConfig, Painter
 from soundsight.shapes.spec import COLORS, SUBJECT_BACKGROUNDS, SUBJECT_INSTANCE_PROMPT
 
 
@@ -31,8 +31,8 @@ def prior_prompts() -> list[str]:
 
 
 def evaluate_subject(
-    pipe: DiffusionPipeline,
-    settings: PaintSettings,
+    painter: Painter,
+    config: GenerateConfig,
     out: Path | None = None,
     *,
     per_background: int = 8,
@@ -48,7 +48,7 @@ def evaluate_subject(
         raise ConfigError(f"--repeats {repeats}: must be at least 1")
     subject, prior = subject_prompts(per_background), prior_prompts()
     prompts = subject * repeats + prior * repeats
-    images = paint_prompts(pipe, prompts, settings, progress=progress)
+    images = paint_prompts(painter, prompts, config, progress=progress)
     names = [f"{i:04d}.png" for i in range(len(prompts))]
     scores = score_painted(images, prompts, names)
     if out is not None:

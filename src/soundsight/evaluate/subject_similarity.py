@@ -13,17 +13,14 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from soundsight.errors import ConfigError, ImageError, PromptError
-
-if TYPE_CHECKING:
-    from transformers import CLIPModel, CLIPProcessor, PreTrainedModel
-    from transformers.image_processing_utils import BaseImageProcessor
+from soundsight.loading import ClipEncoder, DinoEncoder, load_clip, load_dino
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +28,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_DINO_MODEL = "facebook/dino-vits16"
 BATCH_SIZE = 16
-
-
-@dataclass(frozen=True)
-class ClipEncoder:
-    """A CLIP model and its processor, as loading.load_clip returns them."""
-
-    model: CLIPModel
-    processor: CLIPProcessor
-    name: str
-
-
-@dataclass(frozen=True)
-class DinoEncoder:
-    """A ViT image encoder (DINO's ViTModel, DINOv2's Dinov2Model, ...) and its image processor."""
-
-    model: PreTrainedModel
-    processor: BaseImageProcessor
-    name: str
 
 
 @dataclass(frozen=True)
@@ -87,8 +66,6 @@ def subject_similarity(
         device: "auto", "cpu", "cuda", ...
         identifier: see clip_t.
     """
-    from soundsight.loading import load_clip, load_dino
-
     check_inputs(generated, references, prompts)
     _check_batch_size(batch_size)
     clip = load_clip(clip_model, device=device)

@@ -9,11 +9,10 @@ from pathlib import Path
 import jiwer
 from tqdm.auto import tqdm
 
-from soundsight.asr import AsrModel, transcribe
+from soundsight.asr import AsrBackend, transcribe
 from soundsight.audio import load_audio
 from soundsight.errors import AudioError
 from soundsight.files import read_jsonl
-from soundsight.moonshine import MoonshineModel
 from soundsight.shapes.captions import normalize_text
 
 LOW_SNR_DB = 10.0
@@ -66,7 +65,7 @@ def score_transcripts(rows: list[dict[str, object]], hypotheses: list[str]) -> W
 
 
 def score_split(
-    asr: AsrModel | MoonshineModel,
+    asr: AsrBackend,
     speech_dir: Path | str,
     *,
     limit: int | None = None,

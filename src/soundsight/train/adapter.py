@@ -31,11 +31,12 @@ from soundsight.adapter import (
     resolve_model,
     scene_states,
 )
-from soundsight.asr import AsrModel
+from soundsight.backends.whisper import WhisperAsr
+from soundsight.defaults import SHAPES_PAINT, bundled_asr_dir, bundled_image_model_dir
 from soundsight.errors import ConfigError
-from soundsight.evaluate.image_model import PaintSettings, paint_prompts, score_painted
+from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.files import save_text
-from soundsight.loading import bundled_asr_dir, bundled_image_model_dir, load_adapter, load_asr, load_pipeline
+from soundsight.loading import load_adapter, load_asr, load_painter
 from soundsight.models.audio_adapter import WEIGHTS_NAME, AudioAdapter
 from soundsight.shapes.sounds import read_sounds
 from soundsight.shapes.spec import SAMPLE_RATE
@@ -105,17 +106,20 @@ def main(config: AdapterTrainConfig) -> Path:
     audio_name = model_name(config.asr_model, bundled_asr_dir())
     image_name = model_name(config.image_model, bundled_image_model_dir())
     asr = load_asr(resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device))
-    if not isinstance(asr, AsrModel):
+    if not isinstance(asr, WhisperAsr):
         raise ConfigError(f"ASR model '{config.asr_model}': the adapter needs a Whisper encoder")
-    pipe = load_pipeline(resolve_model(image_name, bundled_image_model_dir()), device=str(accelerator.device))
+    painter = load_painter(resolve_model(image_name, bundled_image_model_dir()), device=str(accelerator.device))
+    if painter.text_encoder is None or not painter.capabilities.prompt_embeds:
+        raise ConfigError(f"image model '{painter.name}' takes no prompt embeddings: nothing for an adapter to learn")
     asr.model.requires_grad_(False)
-    pipe.text_encoder.requires_grad_(False)
+    painter.text_encoder.requires_grad_(False)
     sizes = {"width": config.width, "layers": config.layers, "heads": config.heads}
-    adapter_config = adapter_config_for(asr, pipe.text_encoder, audio_name=audio_name, image_name=image_name, **sizes)
+    adapter_config = adapter_config_for(asr, painter.text_encoder, audio_name=audio_name, image_name=image_name,
+                                        **sizes)  # fmt: skip
     torch.manual_seed(config.seed)
     adapter = AudioAdapter(adapter_config).to(accelerator.device)
     scenes = sorted({c.scene for c in train})
-    targets = scene_states(pipe, scenes)  # (scenes, S, D)
+    targets = scene_states(painter, scenes)  # (scenes, S, D)
     target_of = {scene: i for i, scene in enumerate(scenes)}
     pool = adapter_config.time_pool
     augment = np.random.default_rng([config.seed, 1])  # one shifted, scaled copy per clip, fixed by the seed
@@ -140,7 +144,7 @@ def main(config: AdapterTrainConfig) -> Path:
         embeds = embed_states(val_states, bare)
         expected = targets.cpu()[[target_of[c.scene] for c in val]]
         shown = val[: 4 * len(scenes)]  # a few clips of every class, painted and read back
-        images = paint_prompts(pipe, embeds[: len(shown)], PaintSettings(steps=20, guidance=4.0), progress=False)
+        images = paint_prompts(painter, embeds[: len(shown)], SHAPES_PAINT, progress=False)
         painted = score_painted(images, [c.scene for c in shown], [c.path.name for c in shown],
                                 grid=out / f"val-{step:06d}.png")  # fmt: skip
         bare.train()

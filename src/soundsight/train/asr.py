@@ -29,8 +29,10 @@ from transformers import (
     get_cosine_schedule_with_warmup,
 )
 
-from soundsight.asr import AsrModel, transcribe
+from soundsight.asr import AsrCapabilities, transcribe
 from soundsight.audio import load_audio
+from soundsight.backends.whisper import WhisperAsr
+from soundsight.defaults import ASR_SETTINGS_FILE
 from soundsight.errors import ConfigError
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.files import read_jsonl, save_text
@@ -39,6 +41,8 @@ from soundsight.train.checkpoints import resume, save_checkpoint
 from soundsight.vocab import whisper_generation_config, whisper_tokenizer_from_tiktoken
 
 logger = logging.getLogger(__name__)
+
+SPOKEN_SHAPES_ASR = AsrCapabilities(languages=("en",), translate=False, timestamps=False)
 
 PREFIX_TOKENS = ("<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>")
 MAX_LABEL_TOKENS = 48
@@ -159,7 +163,7 @@ def validate(
     model: WhisperForConditionalGeneration, processor: WhisperProcessor, data: Path, rows: list[dict[str, Any]]
 ) -> float:
     """WER on the first validation clips, decoded greedily as users will."""
-    asr = AsrModel(model, processor, "training")
+    asr = WhisperAsr(model, processor, "training")
     model.eval()
     hypotheses = [
         transcribe(
@@ -253,6 +257,8 @@ def main(config: AsrTrainConfig) -> Path:
         unwrapped = accelerator.unwrap_model(model)
         unwrapped.save_pretrained(final, safe_serialization=True)
         processor.save_pretrained(final)
+        # it carries OpenAI's multilingual tokenizer, but has only heard English captions with no timestamps
+        save_text(json.dumps(asdict(SPOKEN_SHAPES_ASR)) + "\n", final / ASR_SETTINGS_FILE, overwrite=True)
         from soundsight.loading import load_asr
 
         load_asr(final, device="cpu")  # prove the folder loads the way users load it

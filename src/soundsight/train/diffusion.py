@@ -24,10 +24,14 @@ from diffusers.training_utils import EMAModel, compute_snr
 from tqdm.auto import tqdm
 from transformers import CLIPTextModel, CLIPTokenizer, get_constant_schedule_with_warmup
 
+from soundsight.backends.diffusers import DiffusersPainter
+from soundsight.defaults import SHAPES_PAINT
 from soundsight.errors import ConfigError
-from soundsight.evaluate.grid import verdict_grid
-from soundsight.evaluate.shapes import CaptionedImage, ShapesScores, score_images
-from soundsight.files import read_jsonl, save_png, save_text
+from soundsight.evaluate.image_model import paint_prompts, score_painted
+from soundsight.evaluate.shapes import ShapesScores
+from soundsight.files import read_jsonl, save_text
+from soundsight.generate import GenerateConfig
+from soundsight.loading import load_denoiser, load_pipeline, load_vae
 from soundsight.models.image_model import (
     MAX_TOKENS,
     ImageModelConfig,
@@ -63,8 +67,8 @@ class DiffusionTrainConfig:
     keep_checkpoints: int = 2
     validate_every: int = 1000
     validate_captions: int = 96
-    guidance: float = 4.0
-    sample_steps: int = 20
+    guidance: float = SHAPES_PAINT.guidance
+    sample_steps: int = SHAPES_PAINT.steps
     log_every: int = 10
     seed: int = 0
     mixed_precision: str = "no"
@@ -126,28 +130,6 @@ def validation_captions(data: Path, count: int) -> list[str]:
     return [row["caption"] for row in rows[:count]]
 
 
-@torch.no_grad()
-def paint(
-    pipe: StableDiffusionPipeline, captions: list[str], *, guidance: float, steps: int, seed: int = 0
-) -> np.ndarray:
-    """(N, 64, 64, 3) uint8 images of `captions`, one seeded generator per caption."""
-    generators = [torch.Generator().manual_seed(seed + i) for i in range(len(captions))]
-    pipe.set_progress_bar_config(disable=True)
-    images = pipe(captions, num_inference_steps=steps, guidance_scale=guidance, generator=generators,
-                  output_type="np").images  # fmt: skip
-    return np.clip(np.asarray(images) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
-def score_and_grid(images: np.ndarray, captions: list[str], grid_file: Path | None) -> ShapesScores:
-    scores = score_images([CaptionedImage(f"{i:04d}", img.astype(np.float32), c)
-                           for i, (img, c) in enumerate(zip(images, captions, strict=True))])  # fmt: skip
-    if grid_file is not None:
-        grid = verdict_grid(list(images), [v.correct for v in scores.verdicts], captions)
-        grid_file.parent.mkdir(parents=True, exist_ok=True)
-        save_png(grid, grid_file, overwrite=True)
-    return scores
-
-
 def _score_record(scores: ShapesScores) -> dict[str, object]:
     per = {a: round(v, 4) for a, v in scores.per_attribute.items() if v is not None}
     return {"all": round(scores.all_attributes or 0.0, 4), **per}
@@ -160,10 +142,7 @@ def _start_denoiser(config: DiffusionTrainConfig, tokenizer: CLIPTokenizer) -> D
         return Denoiser(build_text_encoder(config.model, tokenizer), build_unet(config.model))
     if not (config.init_from / "model_index.json").is_file():
         raise ConfigError(f"init_from '{config.init_from}': not a diffusers pipeline folder (no model_index.json)")
-    return Denoiser(
-        CLIPTextModel.from_pretrained(config.init_from / "text_encoder"),
-        UNet2DConditionModel.from_pretrained(config.init_from / "unet"),
-    )
+    return Denoiser(*load_denoiser(config.init_from))
 
 
 def main(config: DiffusionTrainConfig) -> Path:
@@ -181,7 +160,7 @@ def main(config: DiffusionTrainConfig) -> Path:
             f"batch_size {config.batch_size}: must split evenly over {accelerator.num_processes} processes"
         )
     tokenizer = load_clip_tokenizer(config.tokenizer)
-    vae = AutoencoderKL.from_pretrained(config.vae).eval().to(accelerator.device)
+    vae = load_vae(config.vae).eval().to(accelerator.device)
     scale = float(vae.config.scaling_factor)
     with accelerator.main_process_first():
         scenes = load_scenes(config.data, "train", out.parent / "cache", progress=show)
@@ -257,8 +236,12 @@ def main(config: DiffusionTrainConfig) -> Path:
             ema.store(denoiser.parameters())
             ema.copy_to(denoiser.parameters())
             denoiser.eval()
-            images = paint(pipeline(), captions_for_validation, guidance=config.guidance, steps=config.sample_steps)
-            scores = score_and_grid(images, captions_for_validation, out / "validation" / f"step-{step:06d}.png")
+            painter = DiffusersPainter(pipeline(), "validation")
+            paint_with = GenerateConfig(steps=config.sample_steps, guidance=config.guidance)
+            captions = captions_for_validation
+            images = paint_prompts(painter, captions, paint_with, batch_size=len(captions), progress=False)
+            grid = out / "validation" / f"step-{step:06d}.png"
+            scores = score_painted(images, captions, [f"{i:04d}" for i in range(len(images))], grid, len(images))
             denoiser.train()
             ema.restore(denoiser.parameters())
             logger.info("step %d: %.1f%% of validation images right", step, 100 * (scores.all_attributes or 0.0))
@@ -269,7 +252,7 @@ def main(config: DiffusionTrainConfig) -> Path:
     if accelerator.is_main_process:
         ema.copy_to(denoiser.parameters())
         pipeline().save_pretrained(final, safe_serialization=True)
-        StableDiffusionPipeline.from_pretrained(final)  # the call users make must load it
+        load_pipeline(final, device="cpu")  # the folder must load the way users load it
         logger.info("saved '%s'", final)
     accelerator.wait_for_everyone()
     return final

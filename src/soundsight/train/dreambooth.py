@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,15 @@ from diffusers.optimization import get_scheduler
 from PIL import Image
 from tqdm.auto import tqdm
 
+from soundsight.backends.diffusers import DiffusersPainter
+from soundsight.defaults import PAINT_SETTINGS_FILE, default_generate_config
 from soundsight.errors import ConfigError
 from soundsight.evaluate.grid import verdict_grid
-from soundsight.evaluate.image_model import PaintSettings, paint_prompts
+from soundsight.evaluate.image_model import paint_prompts
 from soundsight.evaluate.shapes import CaptionedImage, score_images
 from soundsight.files import save_png, save_text
+from soundsight.generate import GenerateConfig
+from soundsight.loading import load_pipeline
 from soundsight.shapes.spec import CANVAS_PX
 from soundsight.train.batches import append_log
 from soundsight.train.checkpoints import checkpoints, resume, save_checkpoint
@@ -196,19 +200,21 @@ def _optimizer(parameters: list[torch.nn.Parameter], config: DreamBoothConfig) -
     return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=1e-2)
 
 
-def _paint_with(pipe: DiffusionPipeline, config: DreamBoothConfig) -> PaintSettings:
-    from soundsight.speech_to_image import default_generate_config
+VALIDATION_BATCH_SIZE = 8
 
+
+def _paint_with(config: DreamBoothConfig) -> GenerateConfig:
     defaults = default_generate_config(config.pretrained_model)
-    return PaintSettings(steps=config.sample_steps or defaults.steps,
+    return GenerateConfig(steps=config.sample_steps or defaults.steps,
                          guidance=config.guidance if config.guidance is not None else defaults.guidance,
-                         seed=config.seed, batch_size=8)  # fmt: skip
+                         seed=config.seed)  # fmt: skip
 
 
-def _validation_grid(pipe: DiffusionPipeline, config: DreamBoothConfig, step: int, settings: PaintSettings) -> Path:
+def _validation_grid(painter: DiffusersPainter, config: DreamBoothConfig, step: int, settings: GenerateConfig
+                     ) -> Path:  # fmt: skip
     """Paint the validation prompts with the weights of `step`; frame them by the verifier where it can judge."""
     prompts = list(config.validation_prompts)
-    images = paint_prompts(pipe, prompts, settings, progress=False)
+    images = paint_prompts(painter, prompts, settings, batch_size=VALIDATION_BATCH_SIZE, progress=False)
     judged: dict[str, bool] = {}
     if images.shape[1:3] == (CANVAS_PX, CANVAS_PX):  # a Spoken Shapes model: the verifier can judge
         scores = score_images([CaptionedImage(f"{i}", im.astype(np.float32), p) for i, (im, p) in
@@ -236,9 +242,6 @@ def _check_output_dir(config: DreamBoothConfig) -> None:
 
 def main(config: DreamBoothConfig) -> Path:
     """Train; save LoRA weights or a whole pipeline into config.output_dir and return that path."""
-    from soundsight.loading import load_pipeline
-    from soundsight.speech_to_image import PAINT_SETTINGS_FILE
-
     mixed_precision = choose_mixed_precision(config.mixed_precision, torch.cuda.is_available())
     accelerator = Accelerator(mixed_precision=mixed_precision, cpu=config.device == "cpu")
     _check_output_dir(config)
@@ -247,7 +250,8 @@ def main(config: DreamBoothConfig) -> Path:
     pipe = load_pipeline(config.pretrained_model, device=str(accelerator.device))
     pipe.set_progress_bar_config(disable=True)
     resolution = config.resolution or int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
-    settings = _paint_with(pipe, config)
+    painter = DiffusersPainter(pipe, config.pretrained_model)
+    settings = _paint_with(config)
 
     instances, failed = load_examples(config.instance_dir, config.instance_prompt, resolution,
                                       use_captions=config.use_captions, use_crops=config.use_crops,
@@ -262,8 +266,8 @@ def main(config: DreamBoothConfig) -> Path:
             if accelerator.is_main_process:
 
                 def paint(prompts: list[str], first_seed: int) -> list[Image.Image]:
-                    at = PaintSettings(settings.steps, settings.guidance, seed=config.seed * 100_003 + first_seed)
-                    return [Image.fromarray(im) for im in paint_prompts(pipe, prompts, at, progress=False)]
+                    at = replace(settings, seed=config.seed * 100_003 + first_seed)
+                    return [Image.fromarray(im) for im in paint_prompts(painter, prompts, at, progress=False)]
 
                 ensure_class_images(config.class_folder, config.class_prompts, config.num_class_images, paint,
                                     progress=show)  # fmt: skip
@@ -356,7 +360,7 @@ def main(config: DreamBoothConfig) -> Path:
             save_checkpoint(accelerator, config.output_dir, step, config.keep_checkpoints)
         if accelerator.is_main_process and config.validation_prompts and step % config.validation_steps == 0:
             model.eval()
-            logger.info("step %d: validation pictures in '%s'", step, _validation_grid(pipe, config, step, settings))
+            logger.info("step %d: validation pictures in '%s'", step, _validation_grid(painter, config, step, settings))
             model.train()
     bar.close()
 

@@ -26,6 +26,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from soundsight.errors import ConfigError
 from soundsight.files import save_text
+from soundsight.loading import load_vae
 from soundsight.shapes.plan import SEEN_PAIRS
 from soundsight.shapes.render import make_scene, render_mask, render_scene
 from soundsight.shapes.spec import BIG_POSITIONS, CANVAS_PX, COLORS, PALETTE, POSITIONS, SUBJECT_BACKGROUNDS
@@ -124,7 +125,7 @@ def main(config: DecoderTrainConfig) -> Path:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     show = config.progress and accelerator.is_main_process
-    vae = AutoencoderKL.from_pretrained(config.vae).to(accelerator.device)
+    vae = load_vae(config.vae).to(accelerator.device)
     vae.requires_grad_(False)
     vae.decoder.requires_grad_(True)
     vae.post_quant_conv.requires_grad_(True)

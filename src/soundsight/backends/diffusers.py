@@ -1,0 +1,109 @@
+"""A diffusers text-to-image pipeline behind the painter interface (SD 1.x/2.x, SDXL, DreamBooth folders)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    LMSDiscreteScheduler,
+    PNDMScheduler,
+    UniPCMultistepScheduler,
+)
+
+from soundsight.generate import SAMPLER_NAMES, SCHEDULERS, GenerateConfig, PainterCapabilities
+
+SCHEDULER_CLASSES: dict[str, Any] = {
+    "ddim": DDIMScheduler,
+    "ddpm": DDPMScheduler,
+    "pndm": PNDMScheduler,
+    "lms": LMSDiscreteScheduler,
+    "euler": EulerDiscreteScheduler,
+    "euler_a": EulerAncestralDiscreteScheduler,
+    "dpm++": DPMSolverMultistepScheduler,
+    "unipc": UniPCMultistepScheduler,
+}
+assert tuple(SCHEDULER_CLASSES) == SCHEDULERS
+CAPABILITIES = PainterCapabilities(prompt_embeds=True, negative_prompt=True, steps=True, guidance=True,
+                                   schedulers=SCHEDULERS, lora=True, sizes=True)  # fmt: skip
+
+
+def sampler_name(scheduler: Any) -> str:
+    """A diffusers scheduler's name as image tools show it, e.g. "DDIM" or "Euler a"."""
+    for key, cls in SCHEDULER_CLASSES.items():
+        if type(scheduler) is cls:
+            return SAMPLER_NAMES[key]
+    return type(scheduler).__name__
+
+
+class DiffusersPainter:
+    """Paints with a diffusers pipeline; `pipe` stays reachable for diffusers-level work (training, LoRA)."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, pipe: DiffusionPipeline, name: str) -> None:
+        self.pipe = pipe
+        self.name = name
+
+    @property
+    def native_size(self) -> int:
+        """The model's native image side in pixels (UNet sample size x VAE scale)."""
+        return int(self.pipe.unet.config.sample_size) * int(self.pipe.vae_scale_factor)
+
+    @property
+    def text_encoder(self) -> torch.nn.Module:
+        return self.pipe.text_encoder
+
+    def sampler_name(self, scheduler: str | None) -> str:
+        return SAMPLER_NAMES[scheduler] if scheduler is not None else sampler_name(self.pipe.scheduler)
+
+    @contextmanager
+    def _scheduler(self, name: str | None) -> Iterator[None]:
+        """Paint with SCHEDULER_CLASSES[name] on the model's trained noise schedule, then put its own back:
+        the choice is for one call and never sticks to the pipeline."""
+        if name is None:
+            yield
+            return
+        own = self.pipe.scheduler
+        self.pipe.scheduler = SCHEDULER_CLASSES[name].from_config(own.config)
+        try:
+            yield
+        finally:
+            self.pipe.scheduler = own
+
+    @torch.no_grad()
+    def paint(
+        self,
+        prompts: list[str] | None,
+        config: GenerateConfig,
+        seeds: list[int],
+        *,
+        negative_prompts: list[str] | None = None,
+        prompt_embeds: torch.Tensor | None = None,
+        progress: bool = True,
+    ) -> np.ndarray:
+        # one CPU generator per image: the same seed gives the same image on any device and batch size
+        generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        text: dict[str, Any] = {"prompt": prompts}
+        if prompt_embeds is not None:
+            text = {"prompt_embeds": prompt_embeds.to(self.pipe.device, self.pipe.text_encoder.dtype)}
+        size = {"width": config.width or self.native_size, "height": config.height or self.native_size}
+        self.pipe.set_progress_bar_config(disable=not progress)
+        with self._scheduler(config.scheduler):
+            output = self.pipe(**text, **size, negative_prompt=negative_prompts, num_inference_steps=config.steps,
+                               guidance_scale=config.guidance, generator=generators, output_type="np")  # fmt: skip
+        return np.asarray(output.images)
+
+    @torch.no_grad()
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        embeds, _ = self.pipe.encode_prompt(prompts, self.pipe.device, 1, do_classifier_free_guidance=False)
+        return embeds

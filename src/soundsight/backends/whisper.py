@@ -1,0 +1,103 @@
+"""Whisper (transformers) behind the ASR interface: transcribe or translate, long audio whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+from soundsight.asr import AsrCapabilities, Segment, Transcript
+from soundsight.audio import SAMPLE_RATE
+from soundsight.errors import AudioError
+
+NO_SPEECH_TOKEN = "<|nocaptions|>"
+
+
+def whisper_capabilities(generation_config: Any) -> AsrCapabilities:
+    """What a Whisper checkpoint can do by its generation config: a multilingual one hears any of its
+    languages and translates; one with a no-timestamps token gives timestamps."""
+    multilingual = bool(getattr(generation_config, "is_multilingual", False))
+    timestamps = getattr(generation_config, "no_timestamps_token_id", None) is not None
+    return AsrCapabilities(languages=None if multilingual else ("en",), translate=multilingual, timestamps=timestamps)
+
+
+@dataclass(frozen=True)
+class WhisperAsr:
+    """A Whisper model and its processor, as loading.load_asr returns them."""
+
+    model: WhisperForConditionalGeneration
+    processor: WhisperProcessor
+    name: str
+    capabilities: AsrCapabilities = field(default_factory=lambda: AsrCapabilities(None, True, True))
+
+    @property
+    def context_s(self) -> float:
+        """Audio one forward pass hears, from the model's config (30 s for OpenAI's checkpoints)."""
+        extractor = self.processor.feature_extractor
+        frames = 2 * self.model.config.max_source_positions  # the encoder's conv halves the mel frames
+        return frames * extractor.hop_length / extractor.sampling_rate
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(getattr(self.model.generation_config, "is_multilingual", False))
+
+    def transcribe(
+        self,
+        waveform: np.ndarray,
+        *,
+        task: str,
+        language: str | None,
+        return_timestamps: bool,
+        no_speech_threshold: float,
+        max_new_tokens: int | None,
+    ) -> Transcript:
+        if len(waveform) == 0:
+            raise AudioError("no audio to transcribe")
+        features, attention_mask = self._features(waveform)
+        language, no_speech_prob = self._first_window_probe(features, language)
+        if no_speech_prob is not None and no_speech_prob > no_speech_threshold:
+            raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
+        long = attention_mask is not None
+        kwargs: dict[str, object] = {"return_timestamps": return_timestamps or long}
+        if self.multilingual:
+            kwargs.update(language=language, task=task)
+        if max_new_tokens is not None:
+            kwargs["max_new_tokens"] = max_new_tokens
+        with torch.no_grad():
+            ids = self.model.generate(features, attention_mask=attention_mask, **kwargs)
+        tokenizer = self.processor.tokenizer
+        if return_timestamps:
+            decoded = tokenizer.decode(ids[0], skip_special_tokens=True, output_offsets=True)
+            segments = tuple(Segment(float(o["timestamp"][0]), float(o["timestamp"][1]), o["text"].strip())
+                             for o in decoded["offsets"])  # fmt: skip
+            text = decoded["text"]
+        else:
+            text, segments = tokenizer.decode(ids[0], skip_special_tokens=True), ()
+        return Transcript(" ".join(text.split()), language, task, self.name, no_speech_prob, segments)
+
+    def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(1, n_mels, frames) features; audio longer than the context keeps its full length."""
+        long = len(waveform) > self.context_s * SAMPLE_RATE
+        kwargs = {"truncation": False, "padding": "longest", "return_attention_mask": True} if long else {}
+        inputs = self.processor(waveform, sampling_rate=SAMPLE_RATE, return_tensors="pt", **kwargs)
+        features = inputs.input_features.to(self.model.device, self.model.dtype)
+        mask = inputs.get("attention_mask") if long else None
+        return features, (mask.to(self.model.device) if mask is not None else None)
+
+    @torch.no_grad()
+    def _first_window_probe(self, features: torch.Tensor, language: str | None) -> tuple[str | None, float | None]:
+        """Detect the language (if not given) and Whisper's no-speech probability on the first window."""
+        tokenizer = self.processor.tokenizer
+        window = features[:, :, : 2 * self.model.config.max_source_positions]
+        if language is None and self.multilingual:
+            token_id = int(self.model.detect_language(window)[0])
+            language = tokenizer.convert_ids_to_tokens(token_id)[2:-2]
+        no_speech_id = tokenizer.convert_tokens_to_ids(NO_SPEECH_TOKEN)
+        if not isinstance(no_speech_id, int) or no_speech_id == tokenizer.unk_token_id:
+            return language, None
+        start = torch.tensor([[self.model.generation_config.decoder_start_token_id]], device=features.device)
+        logits = self.model(input_features=window, decoder_input_ids=start).logits[0, -1].float()
+        return language, float(logits.softmax(-1)[no_speech_id])

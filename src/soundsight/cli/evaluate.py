@@ -1,0 +1,285 @@
+"""`soundsight evaluate`: score models on Spoken Shapes (and personalised models on real photos)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from soundsight.cli.common import (
+    ASR_MODEL,
+    DEVICE,
+    IMAGE_MODEL,
+    LORA,
+    NO_PROGRESS,
+    OUT,
+    REPORT,
+    attempt,
+    percent,
+    quiet_libraries,
+    scores_table,
+    stdout,
+)  # fmt: skip
+from soundsight.defaults import SHAPES_PAINT
+
+if TYPE_CHECKING:
+    from soundsight.generate import GenerateConfig, Painter
+
+app = typer.Typer(no_args_is_help=True, help="Score models on Spoken Shapes.")
+STEPS = typer.Option(SHAPES_PAINT.steps, "--steps", help="Denoising steps.")
+GUIDANCE = typer.Option(SHAPES_PAINT.guidance, "--guidance", help="Classifier-free guidance scale.")
+
+
+@app.command("asr")
+def evaluate_asr(
+    speech_dir: Path = typer.Argument(..., help="A built speech split, e.g. runs/shapes/speech/test."),
+    asr_model: str | None = ASR_MODEL,
+    limit: int | None = typer.Option(None, "--limit", help="Score only the first N clips."),
+    report: Path | None = typer.Option(None, "--report", help="Write the scores and every error to this JSON file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --report file."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Word error rate against the spoken text: overall, clean, noisy and per voice."""
+    from soundsight.defaults import default_asr_model
+    from soundsight.evaluate.wer import score_split
+    from soundsight.files import check_new_file, save_text
+    from soundsight.loading import load_asr
+
+    attempt(lambda: check_new_file(report, force=force))
+    quiet_libraries()
+    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    scores = attempt(lambda: score_split(model, speech_dir, limit=limit, progress=not no_progress))
+    table = Table(title=f"WER on '{speech_dir}' ({scores.num_clips} clips, {model.name})")
+    table.add_column("part")
+    table.add_column("WER", justify="right")
+    for name, value in [("all", scores.wer), ("clean", scores.wer_clean), ("noisy", scores.wer_noisy),
+                        ("noisy 5-10 dB", scores.wer_low_snr),
+                        *((f"voice {v}", w) for v, w in scores.per_voice.items())]:  # fmt: skip
+        table.add_row(name, percent(value))
+    stdout.print(table)
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
+
+
+def check_new_outputs(out: Path, report: Path | None) -> None:
+    """Raise OutputExistsError unless OUT is a new folder and the --report file a new file."""
+    from soundsight.files import check_new_file, check_new_folder
+
+    check_new_folder(out)
+    check_new_file(report)
+
+
+def load_shapes_painter(image_model: str | None, device: str, lora: Path | None = None) -> Painter:
+    from soundsight.defaults import default_image_model
+    from soundsight.loading import load_painter
+
+    return attempt(lambda: load_painter(image_model or default_image_model(), device=device, lora=lora))
+
+
+def paint_config(steps: int, guidance: float, seed: int) -> GenerateConfig:
+    from soundsight.generate import GenerateConfig
+
+    return attempt(lambda: GenerateConfig(steps=steps, guidance=guidance, seed=seed))
+
+
+@app.command("image")
+def evaluate_image(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder."),
+    out: Path = OUT,
+    split: str = typer.Option("test", "--split", help="test, novel, val or train."),
+    image_model: str | None = IMAGE_MODEL,
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    seed: int = typer.Option(0, "--seed", help="Caption i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N captions."),
+    report: Path | None = REPORT,
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint every caption of a split and score the pictures: OUT/images (PNGs, metadata.jsonl), OUT/grid.png."""
+    from soundsight.evaluate.image_model import paint_prompts, save_grid, save_painted, score_painted, split_rows
+    from soundsight.files import save_text
+
+    attempt(lambda: check_new_outputs(out, report))
+    quiet_libraries()
+    scenes = attempt(lambda: split_rows(data, "scenes", split))
+    rows = [{"file_name": r["file_name"], "caption": r["caption"]} for r in scenes[:limit]]
+    painter = load_shapes_painter(image_model, device)
+    config = paint_config(steps, guidance, seed)
+    images = attempt(lambda: paint_prompts(painter, [r["caption"] for r in rows], config, progress=not no_progress))
+    scores = score_painted(images, [r["caption"] for r in rows], [r["file_name"] for r in rows])
+    save_painted(out / "images", images, rows)
+    save_grid(images, scores, [r["caption"] for r in rows], out / "grid.png")
+    stdout.print(scores_table(scores))
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
+
+
+@app.command("adapter")
+def evaluate_adapter(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder with sounds/."),
+    out: Path = OUT,
+    adapter: Path | None = typer.Option(None, "--adapter", help="An adapter folder \\[default: the shipped one]."),
+    split: str = typer.Option("test", "--split", help="test, val or train."),
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    seed: int = typer.Option(0, "--seed", help="Sound i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N sounds."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Paint every sound of a split through the adapter, and through classify -> caption -> paint, and score
+    both: OUT/scores.json, OUT/adapter_grid.png, OUT/two_stage_grid.png."""
+    from soundsight.evaluate.adapter import evaluate_adapter as evaluate
+    from soundsight.evaluate.image_model import save_grid
+    from soundsight.files import save_jsonl, save_text
+    from soundsight.sound_to_image import SoundToImage
+
+    attempt(lambda: check_new_outputs(out, None))
+    quiet_libraries()
+    s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, device=device))
+    config = paint_config(steps, guidance, seed)
+    result = attempt(lambda: evaluate(s2i.asr, s2i.adapter, s2i.painter, data, split=split, config=config, limit=limit,
+                                   progress=not no_progress))  # fmt: skip
+    scenes = [c.scene for c in result.clips]
+    labels = [f"{c.label} -> {c.scene}" for c in result.clips]
+    save_grid(result.adapter_images, result.adapter_verdicts, labels, out / "adapter_grid.png")
+    heard = [f"{c.label} as {p}" for c, p in zip(result.clips, result.predicted_labels, strict=True)]
+    save_grid(result.two_stage_images, result.two_stage_verdicts, heard, out / "two_stage_grid.png")
+    save_text(json.dumps(asdict(result.scores), indent=1) + "\n", out / "scores.json")
+    adapter_right = {v.name: v.correct for v in result.adapter_verdicts.verdicts}
+    two_stage_right = {v.name: v.correct for v in result.two_stage_verdicts.verdicts}
+    rows = [{"file": str(c.path), "label": c.label, "scene": c.scene, "adapter_right": adapter_right[c.path.name],
+             "cosine": round(cosine, 4), "classified_as": predicted, "two_stage_right": two_stage_right[c.path.name]}
+            for c, predicted, cosine in zip(result.clips, result.predicted_labels, result.cosines,
+                                            strict=True)]  # fmt: skip
+    save_jsonl(rows, out / "verdicts.jsonl")
+    table = Table(title=f"Sound -> image on {result.scores.num_sounds} {split} sounds ({len(set(scenes))} scenes)")
+    for column in ("sound", "adapter: painted right", "adapter: cosine", "two-stage: painted right"):
+        table.add_column(column)
+    s = result.scores
+    for label in s.painted_per_label:
+        table.add_row(label, percent(s.painted_per_label[label]), f"{s.cosine_per_label[label]:.3f}",
+                      percent(s.two_stage_per_label[label]))  # fmt: skip
+    table.add_row("all", percent(s.painted), f"{s.cosine:.3f}", percent(s.two_stage_painted))
+    stdout.print(table)
+    typer.echo(
+        f"two-stage classifier accuracy {percent(s.two_stage_classified)} (caption ceiling: "
+        f"{percent(s.caption_painted)} of its right guesses painted right); adapter MSE {s.mse:.4f}"
+    )
+
+
+@app.command("dreambooth")
+def evaluate_dreambooth(
+    out: Path = OUT,
+    image_model: str | None = IMAGE_MODEL,
+    lora: Path | None = LORA,
+    per_background: int = typer.Option(8, "--per-background", help="Subject pictures per background."),
+    repeats: int = typer.Option(1, "--repeats", help="Paint the whole set this many times, each from new seeds."),
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    seed: int = typer.Option(0, "--seed", help="Prompt i is painted from seed + i."),
+    report: Path | None = REPORT,
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Score a model personalised on the Spoken Shapes subject ("a sks heart"): subject fidelity, prompt
+    fidelity, prior preservation. OUT/images, OUT/subject_grid.png, OUT/prior_grid.png."""
+    from soundsight.evaluate.subject import evaluate_subject
+    from soundsight.files import save_text
+
+    attempt(lambda: check_new_outputs(out, report))
+    quiet_libraries()
+    painter = load_shapes_painter(image_model, device, lora)
+    config = paint_config(steps, guidance, seed)
+    scores, _, _ = attempt(lambda: evaluate_subject(painter, config, out, per_background=per_background,
+                                                 repeats=repeats, progress=not no_progress))  # fmt: skip
+    stdout.print(scores_table(scores))
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
+
+
+@app.command("similarity")
+def evaluate_similarity(
+    generated: Path = typer.Argument(..., help="Pictures a personalised model painted, with their JSON sidecars."),
+    references: Path = typer.Argument(..., help="Real photos of the subject."),
+    clip_model: str = typer.Option("openai/clip-vit-base-patch32", "--clip-model", help="Hub id or local folder."),
+    dino_model: str = typer.Option("facebook/dino-vits16", "--dino-model", help="Hub id or local folder."),
+    identifier: str | None = typer.Option(None, "--identifier", help='Dropped from prompts for CLIP-T, e.g. "sks".'),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+    device: str = DEVICE,
+) -> None:
+    """DreamBooth's subject-fidelity scores for real models: DINO and CLIP-I against the real photos, CLIP-T
+    against each picture's prompt (from its sidecar)."""
+    from PIL import Image
+
+    from soundsight.evaluate.subject_similarity import subject_similarity
+    from soundsight.train.subject_images import image_files
+
+    quiet_libraries()
+    for folder in (generated, references):
+        if not folder.is_dir():
+            typer.echo(f"error: '{folder}': no such folder", err=True)
+            raise typer.Exit(1)
+    pictures, prompts = [], []
+    for path in image_files(generated):
+        sidecar = path.with_suffix(".json")
+        if not sidecar.is_file():
+            typer.echo(f"warning: '{path}': no JSON sidecar with its prompt, left out", err=True)
+            continue
+        pictures.append(Image.open(path))
+        prompts.append(str(json.loads(sidecar.read_text())["prompt"]))
+    photos = [Image.open(path) for path in image_files(references)]
+    scores = attempt(lambda: subject_similarity(pictures, photos, prompts, clip_model, dino_model, device,
+                                             identifier=identifier, progress=False))  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(asdict(scores)))
+    else:
+        typer.echo(f"DINO {scores.dino:.3f}  CLIP-I {scores.clip_i:.3f}  CLIP-T {scores.clip_t:.3f}  "
+                   f"({scores.num_generated} pictures, {scores.num_references} photos)")  # fmt: skip
+
+
+@app.command("loop")
+def evaluate_loop(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder."),
+    out: Path = OUT,
+    split: str = typer.Option("test", "--split", help="test, novel, val or train."),
+    asr_model: str | None = ASR_MODEL,
+    image_model: str | None = IMAGE_MODEL,
+    steps: int = STEPS,
+    guidance: float = GUIDANCE,
+    seed: int = typer.Option(0, "--seed", help="Clip i is painted from seed + i."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N clips."),
+    report: Path | None = REPORT,
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """The whole loop on a speech split: spoken caption -> transcript -> prompt -> picture -> verifier.
+    Writes OUT/images (PNGs, metadata.jsonl with transcript and prompt) and OUT/grid.png."""
+    from soundsight.defaults import default_asr_model
+    from soundsight.evaluate.image_model import evaluate_loop as run_loop
+    from soundsight.evaluate.image_model import save_grid, save_painted
+    from soundsight.files import save_text
+    from soundsight.loading import load_asr
+
+    attempt(lambda: check_new_outputs(out, report))
+    quiet_libraries()
+    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    painter = load_shapes_painter(image_model, device)
+    config = paint_config(steps, guidance, seed)
+    scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,
+                                                  progress=not no_progress))  # fmt: skip
+    rows = [{"file_name": Path(i.clip).with_suffix(".png").name, "caption": i.caption, "transcript": i.transcript,
+             "prompt": i.prompt} for i in items]  # fmt: skip
+    save_painted(out / "images", images, rows)
+    save_grid(images, scores, [r["caption"] for r in rows], out / "grid.png")
+    stdout.print(scores_table(scores))
+    heard = sum(i.caption == i.prompt for i in items)
+    stdout.print(f"prompts equal to the spoken caption: {heard} of {len(items)}")
+    if report is not None:
+        save_text(json.dumps({**asdict(scores), "loop": [asdict(i) for i in items]}, indent=1) + "\n", report)

@@ -1,0 +1,45 @@
+"""`soundsight app`: serve the web page (gradio) over the public API."""
+
+from __future__ import annotations
+
+import typer
+
+from soundsight.cli.common import ASR_MODEL, DEVICE, DTYPE, IMAGE_MODEL, SUBJECT, attempt, log_progress, quiet_libraries
+
+
+def web_app(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; 0.0.0.0 lets other machines in."),
+    port: int = typer.Option(7860, "--port", help="Port to listen on."),
+    asr_model: str | None = ASR_MODEL,
+    image_model: str | None = IMAGE_MODEL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
+    max_seconds: float = typer.Option(60.0, "--max-seconds", help="Longest recording transcribed, in seconds."),
+    concurrency_limit: int = typer.Option(1, "--concurrency-limit", help="Requests worked on at once."),
+    max_queue_size: int = typer.Option(16, "--max-queue-size", help="Requests allowed to wait; more are refused."),
+    custom_models: bool | None = typer.Option(
+        None,
+        "--custom-models/--no-custom-models",
+        help="Let page users name any Hub id or folder as a model (default: only when serving this machine).",
+    ),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="Audio adapter for the sound tab \\[default: the shipped one, with its models]."
+    ),
+    lora: str | None = typer.Option(
+        None, "--lora", help="LoRA weights the page offers (chosen at first) beside none, e.g. a DreamBooth run."
+    ),
+    subject: str | None = SUBJECT,
+) -> None:
+    """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio)."""
+    from soundsight.webapp import AppConfig, launch
+
+    if custom_models is None:  # other people must not make the server download models or probe its folders
+        custom_models = host in ("127.0.0.1", "localhost", "::1")
+
+    config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
+                                    concurrency_limit, max_queue_size, custom_models, adapter, lora,
+                                    subject))  # fmt: skip
+    log_progress()
+    quiet_libraries()
+    launch(config)

@@ -1,0 +1,72 @@
+"""`soundsight shapes`: build the Spoken Shapes data set, score pictures against their captions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from soundsight.cli.common import attempt, scores_table, stdout
+
+app = typer.Typer(no_args_is_help=True, help="Spoken Shapes: build the data set, score pictures.")
+
+
+@app.command("build")
+def shapes_build(
+    out: Path = typer.Option(..., "--out", help="Folder to write the data set into (resumed if it holds one)."),
+    train: int = typer.Option(1000, "--train", help="Items in the train split."),
+    val: int = typer.Option(100, "--val", help="Items in the val split."),
+    test: int = typer.Option(120, "--test", help="Items in the test split (test voices, half noisy)."),
+    novel: int = typer.Option(120, "--novel", help="Items in the novel split (held-out colour-shape pairs)."),
+    seed: int = typer.Option(0, "--seed"),
+    sounds_train: int | None = typer.Option(None, "--sounds-train", help="Sound clips in train; default: --train."),
+    sounds_val: int | None = typer.Option(None, "--sounds-val", help="Sound clips in val; default: --val."),
+    sounds_test: int | None = typer.Option(None, "--sounds-test", help="Sound clips in test; default: --test."),
+    workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
+    force: bool = typer.Option(False, "--force", help="Replace a build made with another seed."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Build a Spoken Shapes data set: scenes, speech, sounds and the DreamBooth subject."""
+    from soundsight.shapes.build import BuildConfig, build_dataset
+
+    config = attempt(lambda: BuildConfig(out, train, val, test, novel, seed, sounds_train, sounds_val, sounds_test,
+                                      workers, force, not no_progress))  # fmt: skip
+    report = attempt(lambda: build_dataset(config))
+    counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
+    counts += "; sounds " + ", ".join(f"{n} {split}" for split, n in config.sound_counts.items())
+    made = f"{report.written} made, {report.reused} already there"
+    typer.echo(f"built '{report.out}': {counts} ({made}) in {report.elapsed_s:.1f} s")
+    if report.failures:
+        for failure in report.failures:
+            typer.echo(f"failed: {failure}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("score")
+def shapes_score(
+    folder: Path = typer.Argument(..., help="Folder of PNGs with metadata.jsonl or a JSON sidecar per PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON instead of a table."),
+    report: Path | None = typer.Option(None, "--report", help="Also write every picture's verdict to this JSON file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --report file."),
+) -> None:
+    """Read pictures back and score them against their captions."""
+    from soundsight.evaluate.shapes import score_folder
+    from soundsight.files import check_new_file, save_text
+
+    attempt(lambda: check_new_file(report, force=force))
+    scores = attempt(lambda: score_folder(folder))
+    summary = {k: v for k, v in asdict(scores).items() if k != "verdicts"}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        stdout.print(scores_table(scores))
+    if report is not None:
+        save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
+    if scores.failures:
+        typer.echo(f"{len(scores.failures)} of {scores.num_images} images could not be scored:", err=True)
+        for failure in scores.failures:
+            typer.echo(f"  {failure}", err=True)
+        raise typer.Exit(1)

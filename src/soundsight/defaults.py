@@ -1,0 +1,67 @@
+"""The bundled models and how they paint: the one home of SoundSight's defaults, read by every front end."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from soundsight.errors import ConfigError
+from soundsight.generate import GenerateConfig
+
+HUB_ASR_MODEL = "openai/whisper-small"
+HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
+SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
+PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G}: how a model folder is meant to paint
+ASR_SETTINGS_FILE = "soundsight_asr.json"  # {"languages": [...], "translate": ..., "timestamps": ...}
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files("soundsight") / "assets" / name))
+
+
+def bundled_shape_classifier_dir() -> Path:
+    """Return the folder of the shape classifier shipped inside the package."""
+    return _asset("shape_classifier")
+
+
+def bundled_asr_dir() -> Path:
+    """Return the folder of our Spoken Shapes Whisper shipped inside the package."""
+    return _asset("whisper_shapes")
+
+
+def bundled_image_model_dir() -> Path:
+    """Return the folder of our Spoken Shapes Stable Diffusion shipped inside the package."""
+    return _asset("sd_shapes")
+
+
+def bundled_adapter_dir() -> Path:
+    """Return the folder of the audio adapter shipped inside the package (for the bundled models)."""
+    return _asset("sound_adapter")
+
+
+def default_asr_model() -> str:
+    """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small."""
+    bundled = bundled_asr_dir()
+    return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
+
+
+def default_image_model() -> str:
+    """Our Spoken Shapes Stable Diffusion shipped in the package (offline), else SD 2.1-base."""
+    bundled = bundled_image_model_dir()
+    return str(bundled) if (bundled / "model_index.json").is_file() else HUB_IMAGE_MODEL
+
+
+def default_generate_config(image_model: str | Path) -> GenerateConfig:
+    """Stable Diffusion's usual 30 steps at guidance 7.5, what our bundled model was scored with, or what a
+    model folder names in its PAINT_SETTINGS_FILE (DreamBooth writes its base model's there)."""
+    if Path(image_model).resolve() == bundled_image_model_dir().resolve():
+        return SHAPES_PAINT
+    own = Path(image_model) / PAINT_SETTINGS_FILE
+    if own.is_file():
+        try:
+            settings = json.loads(own.read_text())
+            return GenerateConfig(steps=int(settings["steps"]), guidance=float(settings["guidance"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None
+    return GenerateConfig()
