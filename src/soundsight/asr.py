@@ -28,6 +28,17 @@ class AsrCapabilities:
 
 
 @dataclass(frozen=True)
+class TranscribeOptions:
+    """How to transcribe; see transcribe() for each field."""
+
+    task: str = "transcribe"
+    language: str | None = None
+    return_timestamps: bool = False
+    no_speech_threshold: float = NO_SPEECH_THRESHOLD
+    max_new_tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class Segment:
     start_s: float
     end_s: float
@@ -58,16 +69,7 @@ class AsrBackend(Protocol):
     @property
     def capabilities(self) -> AsrCapabilities: ...
 
-    def transcribe(
-        self,
-        waveform: np.ndarray,
-        *,
-        task: str,
-        language: str | None,
-        return_timestamps: bool,
-        no_speech_threshold: float,
-        max_new_tokens: int | None,
-    ) -> Transcript:
+    def transcribe(self, waveform: np.ndarray, options: TranscribeOptions) -> Transcript:
         """What the model hears in a (T,) float32 16 kHz waveform; AudioError when it hears no speech."""
         ...
 
@@ -108,5 +110,5 @@ def transcribe(
     Audio longer than the model's context is transcribed whole, window after window.
     """
     check_asr_options(asr, task=task, language=language, return_timestamps=return_timestamps)
-    return asr.transcribe(waveform, task=task, language=language, return_timestamps=return_timestamps,
-                          no_speech_threshold=no_speech_threshold, max_new_tokens=max_new_tokens)  # fmt: skip
+    options = TranscribeOptions(task, language, return_timestamps, no_speech_threshold, max_new_tokens)
+    return asr.transcribe(waveform, options)

@@ -89,16 +89,9 @@ class Painter(Protocol):
         """The sampler as image tools show it ("DDIM", "Euler a") for a scheduler choice (None: its own)."""
         ...
 
-    def paint(
-        self,
-        prompts: list[str] | None,
-        config: GenerateConfig,
-        seeds: list[int],
-        *,
-        negative_prompts: list[str] | None = None,
-        prompt_embeds: torch.Tensor | None = None,
-        progress: bool = True,
-    ) -> np.ndarray:
+    def paint(self, prompts: list[str] | None, config: GenerateConfig, seeds: list[int], *,
+              negative_prompts: list[str] | None = None, prompt_embeds: torch.Tensor | None = None,
+              progress: bool = True) -> np.ndarray:  # fmt: skip
         """(N, H, W, 3) float32 in [0, 1]: image i of prompts[i] (or prompt_embeds[i], (N, S, D)) from seeds[i],
         the same picture whatever the batch and device. `config.num_images` and `config.seed` are not read."""
         ...

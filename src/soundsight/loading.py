@@ -25,8 +25,7 @@ from soundsight.models.shape_classifier import ShapeClassifier, ShapeClassifierC
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPModel, CLIPProcessor, CLIPTextModel, PreTrainedModel
-    from transformers.image_processing_utils import BaseImageProcessor
+    from transformers import CLIPTextModel, PreTrainedModel
 
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
@@ -40,20 +39,12 @@ MOONSHINE = "moonshine"  # the name that picks Moonshine, as --asr-model moonshi
 
 
 @dataclass(frozen=True)
-class ClipEncoder:
-    """A CLIP model and its processor, as load_clip returns them."""
-
-    model: CLIPModel
-    processor: CLIPProcessor
-    name: str
-
-
-@dataclass(frozen=True)
-class DinoEncoder:
-    """A ViT image encoder (DINO's ViTModel, DINOv2's Dinov2Model, ...) and its image processor."""
+class Encoder:
+    """A transformers model and its processor, named: CLIP (load_clip) or a ViT image encoder such as DINO's
+    ViTModel or DINOv2's Dinov2Model (load_dino)."""
 
     model: PreTrainedModel
-    processor: BaseImageProcessor
+    processor: Any  # CLIPProcessor, or the image encoder's image processor
     name: str
 
 
@@ -112,6 +103,12 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 def _is_local(name: str | Path) -> bool:
     return Path(name).expanduser().exists() or str(name).startswith((".", "/", "~"))
+
+
+def _check_folder(name: str | Path, kind: str) -> None:
+    """A name that reads as a path must be a folder (a Hub id is looked up later)."""
+    if _is_local(name) and not Path(name).expanduser().is_dir():
+        raise ModelNotFoundError(f"{kind} '{name}': no such folder")
 
 
 def _not_found(name: str | Path, kind: str, flag: str, error: Exception) -> ModelNotFoundError:
@@ -202,8 +199,7 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "float3
 
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
-    if _is_local(name) and not Path(name).expanduser().is_dir():
-        raise ModelNotFoundError(f"ASR model '{name}': no such folder")
+    _check_folder(name, "ASR model")
     try:
         model = _from_pretrained(
             WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=torch_dtype
@@ -254,8 +250,7 @@ def load_pipeline(
 
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
-    if _is_local(name) and not Path(name).expanduser().is_dir():
-        raise ModelNotFoundError(f"image model '{name}': no such folder")
+    _check_folder(name, "image model")
     try:
         pipe = _from_pretrained(
             AutoPipelineForText2Image.from_pretrained, name, dtype=torch_dtype, use_safetensors=True
@@ -286,39 +281,21 @@ def painter_backend(name: str | Path) -> str:
     return "diffusers"
 
 
-def load_diffusers_painter(
-    name: str | Path,
-    *,
-    device: str = "auto",
-    dtype: str = "float32",
-    lora: Path | str | None = None,
-    attention_slicing: bool = False,
-    cpu_offload: bool = False,
-) -> Painter:
+def load_diffusers_painter(name: str | Path, **options: Any) -> Painter:
+    """A diffusers pipeline behind the painter interface; `options` as load_pipeline takes them."""
     from soundsight.backends.diffusers import DiffusersPainter
 
-    pipe = load_pipeline(name, device=device, dtype=dtype, lora=lora, attention_slicing=attention_slicing,
-                         cpu_offload=cpu_offload)  # fmt: skip
-    return DiffusersPainter(pipe, str(name))
+    return DiffusersPainter(load_pipeline(name, **options), str(name))
 
 
 PAINTER_BACKENDS: dict[str, Callable[..., Painter]] = {"diffusers": load_diffusers_painter}
 
 
-def load_painter(
-    name: str | Path,
-    *,
-    device: str = "auto",
-    dtype: str = "float32",
-    lora: Path | str | None = None,
-    attention_slicing: bool = False,
-    cpu_offload: bool = False,
-) -> Painter:
-    """Return the painter for the image model `name` (Hub id or local folder), ready on `device`; see
-    load_pipeline for the arguments. LoRA weights a painter cannot take are refused."""
-    load = PAINTER_BACKENDS[painter_backend(name)]
-    painter = load(name, device=device, dtype=dtype, lora=lora, attention_slicing=attention_slicing,
-                   cpu_offload=cpu_offload)  # fmt: skip
+def load_painter(name: str | Path, *, lora: Path | str | None = None, **options: Any) -> Painter:
+    """Return the painter for the image model `name` (Hub id or local folder) with the LoRA weights `lora` in it;
+    `options` (device, dtype, attention_slicing, cpu_offload) as load_pipeline takes them. LoRA weights a painter
+    cannot take are refused."""
+    painter = PAINTER_BACKENDS[painter_backend(name)](name, lora=lora, **options)
     if lora is not None and not painter.capabilities.lora:
         raise ConfigError(f"--lora: image model '{name}' takes no LoRA weights")
     return painter
@@ -348,13 +325,12 @@ def load_denoiser(folder: Path | str) -> tuple[CLIPTextModel, UNet2DConditionMod
     return text_encoder, unet
 
 
-def load_clip(name: str | Path, *, device: str = "auto") -> ClipEncoder:
+def load_clip(name: str | Path, *, device: str = "auto") -> Encoder:
     """Return a CLIP model (Hub id or local folder) and its processor, in float32 on `device`, in eval mode."""
     from transformers import AutoConfig, AutoProcessor, CLIPModel
 
     target = resolve_device(device)
-    if _is_local(name) and not Path(name).expanduser().is_dir():
-        raise ModelNotFoundError(f"CLIP model '{name}': no such folder")
+    _check_folder(name, "CLIP model")
     try:
         config = _from_pretrained(AutoConfig.from_pretrained, name)
         # CLIPModel would load any checkpoint, filling what it lacks with random weights: check first
@@ -365,17 +341,16 @@ def load_clip(name: str | Path, *, device: str = "auto") -> ClipEncoder:
     except (OSError, ValueError) as e:
         raise _not_found(name, "CLIP model", "--clip-model", e) from e
     logger.info("loaded CLIP model '%s' on %s", name, target)
-    return ClipEncoder(model.to(target).eval(), processor, str(name))
+    return Encoder(model.to(target).eval(), processor, str(name))
 
 
-def load_dino(name: str | Path, *, device: str = "auto") -> DinoEncoder:
+def load_dino(name: str | Path, *, device: str = "auto") -> Encoder:
     """Return a ViT image encoder (DINO, DINOv2, ...; Hub id or local folder) and its image processor,
     in float32 on `device`, in eval mode."""
     from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
     target = resolve_device(device)
-    if _is_local(name) and not Path(name).expanduser().is_dir():
-        raise ModelNotFoundError(f"DINO model '{name}': no such folder")
+    _check_folder(name, "DINO model")
     try:
         config = _from_pretrained(AutoConfig.from_pretrained, name)
         # DINO's ViT checkpoints carry no pooler; without this, ViTModel adds a random one and reports it
@@ -387,4 +362,4 @@ def load_dino(name: str | Path, *, device: str = "auto") -> DinoEncoder:
     if model.main_input_name != "pixel_values":
         raise ModelNotFoundError(f"DINO model '{name}': holds a {config.model_type} model, not an image encoder")
     logger.info("loaded DINO model '%s' on %s", name, target)
-    return DinoEncoder(model.to(target).eval(), processor, str(name))
+    return Encoder(model.to(target).eval(), processor, str(name))

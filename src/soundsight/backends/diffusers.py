@@ -81,16 +81,9 @@ class DiffusersPainter:
             self.pipe.scheduler = own
 
     @torch.no_grad()
-    def paint(
-        self,
-        prompts: list[str] | None,
-        config: GenerateConfig,
-        seeds: list[int],
-        *,
-        negative_prompts: list[str] | None = None,
-        prompt_embeds: torch.Tensor | None = None,
-        progress: bool = True,
-    ) -> np.ndarray:
+    def paint(self, prompts: list[str] | None, config: GenerateConfig, seeds: list[int], *,
+              negative_prompts: list[str] | None = None, prompt_embeds: torch.Tensor | None = None,
+              progress: bool = True) -> np.ndarray:  # fmt: skip
         # one CPU generator per image: the same seed gives the same image on any device and batch size
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         text: dict[str, Any] = {"prompt": prompts}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from soundsight.asr import AsrCapabilities, Transcript
+from soundsight.asr import AsrCapabilities, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
 from soundsight.errors import AudioError
 
@@ -25,16 +25,7 @@ class MoonshineAsr:
     name: str = MODEL_NAME
     capabilities: AsrCapabilities = CAPABILITIES
 
-    def transcribe(
-        self,
-        waveform: np.ndarray,
-        *,
-        task: str,
-        language: str | None,
-        return_timestamps: bool,
-        no_speech_threshold: float,
-        max_new_tokens: int | None,
-    ) -> Transcript:
+    def transcribe(self, waveform: np.ndarray, options: TranscribeOptions) -> Transcript:
         """What Moonshine hears in a (T,) float32 16 kHz waveform (English; it has no no-speech score)."""
         if len(waveform) == 0:
             raise AudioError("no audio to transcribe")

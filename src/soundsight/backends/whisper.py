@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-from soundsight.asr import AsrCapabilities, Segment, Transcript
+from soundsight.asr import AsrCapabilities, Segment, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
 from soundsight.errors import AudioError
 
@@ -44,39 +44,30 @@ class WhisperAsr:
     def multilingual(self) -> bool:
         return bool(getattr(self.model.generation_config, "is_multilingual", False))
 
-    def transcribe(
-        self,
-        waveform: np.ndarray,
-        *,
-        task: str,
-        language: str | None,
-        return_timestamps: bool,
-        no_speech_threshold: float,
-        max_new_tokens: int | None,
-    ) -> Transcript:
+    def transcribe(self, waveform: np.ndarray, options: TranscribeOptions) -> Transcript:
         if len(waveform) == 0:
             raise AudioError("no audio to transcribe")
         features, attention_mask = self._features(waveform)
-        language, no_speech_prob = self._first_window_probe(features, language)
-        if no_speech_prob is not None and no_speech_prob > no_speech_threshold:
+        language, no_speech_prob = self._first_window_probe(features, options.language)
+        if no_speech_prob is not None and no_speech_prob > options.no_speech_threshold:
             raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
         long = attention_mask is not None
-        kwargs: dict[str, object] = {"return_timestamps": return_timestamps or long}
+        kwargs: dict[str, object] = {"return_timestamps": options.return_timestamps or long}
         if self.multilingual:
-            kwargs.update(language=language, task=task)
-        if max_new_tokens is not None:
-            kwargs["max_new_tokens"] = max_new_tokens
+            kwargs.update(language=language, task=options.task)
+        if options.max_new_tokens is not None:
+            kwargs["max_new_tokens"] = options.max_new_tokens
         with torch.no_grad():
             ids = self.model.generate(features, attention_mask=attention_mask, **kwargs)
         tokenizer = self.processor.tokenizer
-        if return_timestamps:
+        if options.return_timestamps:
             decoded = tokenizer.decode(ids[0], skip_special_tokens=True, output_offsets=True)
             segments = tuple(Segment(float(o["timestamp"][0]), float(o["timestamp"][1]), o["text"].strip())
                              for o in decoded["offsets"])  # fmt: skip
             text = decoded["text"]
         else:
             text, segments = tokenizer.decode(ids[0], skip_special_tokens=True), ()
-        return Transcript(" ".join(text.split()), language, task, self.name, no_speech_prob, segments)
+        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob, segments)
 
     def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, n_mels, frames) features; audio longer than the context keeps its full length."""

@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from soundsight.errors import ConfigError, ImageError, PromptError
-from soundsight.loading import ClipEncoder, DinoEncoder, load_clip, load_dino
+from soundsight.loading import Encoder, load_clip, load_dino
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def score_subject_similarity(
     generated: Sequence[Image.Image],
     references: Sequence[Image.Image],
     prompts: Sequence[str],
-    clip: ClipEncoder,
-    dino: DinoEncoder,
+    clip: Encoder,
+    dino: Encoder,
     *,
     identifier: str | None = None,
     batch_size: int = BATCH_SIZE,
@@ -108,7 +108,7 @@ def score_subject_similarity(
 def clip_i(
     generated: Sequence[Image.Image],
     references: Sequence[Image.Image],
-    clip: ClipEncoder,
+    clip: Encoder,
     *,
     batch_size: int = BATCH_SIZE,
 ) -> float:
@@ -123,7 +123,7 @@ def clip_i(
 def dino_similarity(
     generated: Sequence[Image.Image],
     references: Sequence[Image.Image],
-    dino: DinoEncoder,
+    dino: Encoder,
     *,
     batch_size: int = BATCH_SIZE,
 ) -> float:
@@ -138,7 +138,7 @@ def dino_similarity(
 def clip_t(
     generated: Sequence[Image.Image],
     prompts: Sequence[str],
-    clip: ClipEncoder,
+    clip: Encoder,
     *,
     identifier: str | None = None,
     batch_size: int = BATCH_SIZE,
@@ -166,7 +166,7 @@ def drop_identifier(prompt: str, identifier: str | None) -> str:
 
 @torch.no_grad()
 def clip_image_embeddings(
-    images: Sequence[Image.Image], clip: ClipEncoder, *, batch_size: int = BATCH_SIZE, progress: bool = False
+    images: Sequence[Image.Image], clip: Encoder, *, batch_size: int = BATCH_SIZE, progress: bool = False
 ) -> torch.Tensor:
     """(N, D) unit-length CLIP image embeddings (the projected pooled output), on the CPU."""
     model = clip.model.eval()
@@ -179,7 +179,7 @@ def clip_image_embeddings(
 
 
 @torch.no_grad()
-def clip_text_embeddings(prompts: Sequence[str], clip: ClipEncoder, *, batch_size: int = BATCH_SIZE) -> torch.Tensor:
+def clip_text_embeddings(prompts: Sequence[str], clip: Encoder, *, batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """(N, D) unit-length CLIP text embeddings; prompts past CLIP's 77 tokens are cut there, as CLIP was trained."""
     model = clip.model.eval()
 
@@ -192,7 +192,7 @@ def clip_text_embeddings(prompts: Sequence[str], clip: ClipEncoder, *, batch_siz
 
 @torch.no_grad()
 def dino_embeddings(
-    images: Sequence[Image.Image], dino: DinoEncoder, *, batch_size: int = BATCH_SIZE, progress: bool = False
+    images: Sequence[Image.Image], dino: Encoder, *, batch_size: int = BATCH_SIZE, progress: bool = False
 ) -> torch.Tensor:
     """(N, D) unit-length [CLS] tokens of the last hidden state (after the final layer norm, as DINO's own
     ViT returns them), on the CPU."""

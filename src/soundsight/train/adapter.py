@@ -41,7 +41,8 @@ from soundsight.models.audio_adapter import WEIGHTS_NAME, AudioAdapter
 from soundsight.shapes.sounds import read_sounds
 from soundsight.shapes.spec import SAMPLE_RATE
 from soundsight.train.batches import append_log
-from soundsight.train.checkpoints import resume, save_checkpoint
+from soundsight.train.checkpoints import resume
+from soundsight.train.steps import end_step, update
 
 logger = logging.getLogger(__name__)
 
@@ -161,20 +162,9 @@ def main(config: AdapterTrainConfig) -> Path:
         picked = torch.from_numpy(rng.integers(0, len(train), share))
         states = train_states[picked].to(accelerator.device).float()
         loss = adapter_loss(adapter(states), targets[train_targets[picked]], config.cosine_weight)
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(adapter.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(accelerator, loss, adapter.parameters(), optimizer, scheduler)
         step += 1
-        mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
-        bar.update()
-        bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
-            append_log(log_file, {"step": step, "loss": round(mean_loss, 5), "lr": scheduler.get_last_lr()[0],
-                                  "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        end_step(accelerator, config, out, step, loss, bar, start, lr=scheduler.get_last_lr()[0])
         done = step == config.steps or (config.validate_every and step % config.validate_every == 0)
         if accelerator.is_main_process and val and done:
             scores = validate(step)

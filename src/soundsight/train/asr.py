@@ -36,8 +36,9 @@ from soundsight.defaults import ASR_SETTINGS_FILE
 from soundsight.errors import ConfigError
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.files import read_jsonl, save_text
-from soundsight.train.batches import batch_indices
-from soundsight.train.checkpoints import resume, save_checkpoint
+from soundsight.train.batches import append_log, batch_indices
+from soundsight.train.checkpoints import resume
+from soundsight.train.steps import end_step, update
 from soundsight.vocab import whisper_generation_config, whisper_tokenizer_from_tiktoken
 
 logger = logging.getLogger(__name__)
@@ -230,26 +231,13 @@ def main(config: AsrTrainConfig) -> Path:
         labels = torch.from_numpy(train_y[mine]).to(accelerator.device)
         labels = labels[:, : int((labels != -100).sum(1).max())]
         loss = model(input_features=features, labels=labels).loss
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(accelerator, loss, model.parameters(), optimizer, scheduler)
         step += 1
-        mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
-        bar.update()
-        bar.set_postfix(loss=f"{mean_loss:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
-        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
-            with log_file.open("a") as f:
-                f.write(json.dumps({"step": step, "loss": round(mean_loss, 5), "lr": scheduler.get_last_lr()[0],
-                                    "elapsed_s": round(time.perf_counter() - start, 1)}) + "\n")  # fmt: skip
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        end_step(accelerator, config, out, step, loss, bar, start, lr=scheduler.get_last_lr()[0])
         if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0 and val_rows:
             wer = validate(accelerator.unwrap_model(model), processor, config.data, val_rows[: config.validate_clips])
             logger.info("step %d: val WER %.2f%%", step, 100 * wer)
-            with log_file.open("a") as f:
-                f.write(json.dumps({"step": step, "val_wer": round(wer, 5)}) + "\n")
+            append_log(log_file, {"step": step, "val_wer": round(wer, 5)})
     bar.close()
 
     final = out / "model"

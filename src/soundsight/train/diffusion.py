@@ -42,8 +42,9 @@ from soundsight.models.image_model import (
     training_scheduler,
 )
 from soundsight.train.batches import append_log, batch_indices, process_share
-from soundsight.train.checkpoints import resume, save_checkpoint
+from soundsight.train.checkpoints import resume
 from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
+from soundsight.train.steps import end_step, update
 
 logger = logging.getLogger(__name__)
 
@@ -217,21 +218,10 @@ def main(config: DiffusionTrainConfig) -> Path:
             snr = compute_snr(noise_scheduler, timesteps)
             loss_each = loss_each * torch.clamp(snr, max=config.snr_gamma) / snr
         loss = loss_each.mean()
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        lr_scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(accelerator, loss, model.parameters(), optimizer, lr_scheduler)
         ema.step(denoiser.parameters())
         step += 1
-        mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
-        bar.update()
-        bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
-            append_log(log_file, {"step": step, "loss": round(mean_loss, 5),
-                                  "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        end_step(accelerator, config, out, step, loss, bar, start)
         if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
             ema.store(denoiser.parameters())
             ema.copy_to(denoiser.parameters())

@@ -28,8 +28,9 @@ from soundsight.loading import default_shape_classifier
 from soundsight.models.image_model import ImageModelConfig, build_vae
 from soundsight.shapes.verify import read_scenes
 from soundsight.train.batches import append_log, batch_indices, process_share
-from soundsight.train.checkpoints import resume, save_checkpoint
+from soundsight.train.checkpoints import resume
 from soundsight.train.scenes import SceneSet, load_scenes, to_model_range, to_uint8
+from soundsight.train.steps import end_step, update
 
 logger = logging.getLogger(__name__)
 
@@ -147,20 +148,9 @@ def main(config: VaeTrainConfig) -> Path:
         # L1 keeps edges sharp (stars must not blur into circles); MSE pulls colours onto the palette.
         reconstruction = F.l1_loss(recon, x) + F.mse_loss(recon, x)
         loss = reconstruction + config.kl_weight * kl.float()
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(accelerator, loss, model.parameters(), optimizer, scheduler)
         step += 1
-        mean_loss = accelerator.reduce(reconstruction.detach(), reduction="mean").item()
-        bar.update()
-        bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
-            append_log(log_file, {"step": step, "loss": round(mean_loss, 5),
-                                  "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        end_step(accelerator, config, out, step, reconstruction, bar, start)  # the KL term is not logged
         if (
             accelerator.is_main_process
             and config.validate_every

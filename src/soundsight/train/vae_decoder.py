@@ -32,8 +32,9 @@ from soundsight.shapes.render import make_scene, render_mask, render_scene
 from soundsight.shapes.spec import BIG_POSITIONS, CANVAS_PX, COLORS, PALETTE, POSITIONS, SUBJECT_BACKGROUNDS
 from soundsight.shapes.verify import read_subject
 from soundsight.train.batches import append_log
-from soundsight.train.checkpoints import resume, save_checkpoint
+from soundsight.train.checkpoints import resume
 from soundsight.train.scenes import load_scenes, to_model_range
+from soundsight.train.steps import end_step, update
 from soundsight.train.vae import reconstruct, reconstruction_accuracy
 
 logger = logging.getLogger(__name__)
@@ -159,20 +160,9 @@ def main(config: DecoderTrainConfig) -> Path:
             latents = vae.encode(x).latent_dist.mode()
         recon = decoder(vae.post_quant_conv(latents))
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
-        accelerator.backward(loss)
-        accelerator.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        update(accelerator, loss, trainable, optimizer, scheduler)
         step += 1
-        mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
-        bar.update()
-        bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps):
-            append_log(log_file, {"step": step, "loss": round(mean_loss, 5),
-                                  "elapsed_s": round(time.perf_counter() - start, 1)})  # fmt: skip
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(accelerator, out, step, config.keep_checkpoints)
+        end_step(accelerator, config, out, step, loss, bar, start)
         if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
             scores = validate()
             logger.info("step %d: %s", step, ", ".join(f"{k} read back {100 * v:.1f}%" for k, v in scores.items()))
