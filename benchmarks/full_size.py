@@ -16,7 +16,7 @@ from transformers import (
     WhisperProcessor,
 )
 
-from soundsight.backends.whisper import WhisperAsr
+from soundsight.backends.whisper import WhisperAsr, whisper_capabilities
 from soundsight.vocab import clip_tokenizer_from_bpe, whisper_generation_config, whisper_tokenizer_from_tiktoken
 
 TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tokenizers"
@@ -49,7 +49,7 @@ def whisper_small() -> WhisperAsr:
     model = WhisperForConditionalGeneration(WhisperConfig(**WHISPER_SMALL)).eval()  # type: ignore[arg-type]
     model.generation_config = whisper_generation_config(tokenizer)
     processor = WhisperProcessor(feature_extractor=WhisperFeatureExtractor(), tokenizer=tokenizer)
-    return WhisperAsr(model, processor, "whisper-small (random weights)")
+    return WhisperAsr(model, processor, "whisper-small (random weights)", whisper_capabilities(model.generation_config))
 
 
 def sd21_unet() -> UNet2DConditionModel:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from soundsight.asr import AsrCapabilities
+from soundsight.asr import AsrCapabilities, check_asr_options
 from soundsight.backends.diffusers import DiffusersPainter
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.defaults import ASR_SETTINGS_FILE, bundled_asr_dir
@@ -55,6 +55,10 @@ def test_names_and_folders_map_to_their_backends(tiny_whisper: Path, tiny_sd: Pa
     (other / "config.json").write_text(json.dumps({"model_type": "clip"}))
     with pytest.raises(ModelNotFoundError, match="ASR model '.*clip': holds a clip model, which no ASR backend reads"):
         load_asr(other)
+    # transformers' own Moonshine folders are not what the moonshine-voice wheel runs: refused, not swapped
+    (other / "config.json").write_text(json.dumps({"model_type": "moonshine"}))
+    with pytest.raises(ModelNotFoundError, match="holds a moonshine model, which no ASR backend reads"):
+        load_asr(other)
 
 
 def test_what_a_whisper_can_do_comes_from_its_folder(tiny_whisper: Path, tmp_path: Path) -> None:
@@ -74,6 +78,10 @@ def test_what_a_whisper_can_do_comes_from_its_folder(tiny_whisper: Path, tmp_pat
 def test_the_bundled_whisper_declares_english_only_without_timestamps() -> None:
     bundled = load_asr(bundled_asr_dir(), device="cpu")
     assert bundled.capabilities == AsrCapabilities(languages=("en",), translate=False, timestamps=False)
+    for english in ("en", "EN", "english", "<|en|>"):  # the spellings Whisper itself takes
+        check_asr_options(bundled, language=english)
+    with pytest.raises(ConfigError, match="--language French: ASR model '.*whisper_shapes' hears English only"):
+        check_asr_options(bundled, language="French")
 
 
 def test_pickled_weights_are_never_read(tiny_whisper: Path, tiny_sd: Path, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from soundsight.webapp import (
     check_duration,
     check_lora,
     check_model,
+    hear,
     image_choices,
     image_painter,
     lora_choices,
@@ -96,6 +97,18 @@ def test_a_recording_too_long_silent_or_not_audio_is_refused_naming_only_the_fil
     with pytest.raises(AudioError, match="^no recording: record with the microphone or upload a file first$"):
         read_recording(None, max_seconds=60)
     assert len(read_recording(str(JFK), max_seconds=60)) == 11 * 16_000
+
+
+def test_translate_on_a_model_that_cannot_is_one_line_naming_no_server_folder() -> None:
+    from soundsight.defaults import default_asr_model
+
+    with pytest.raises(ConfigError) as refused:
+        hear(str(JFK), default_asr_model(), translate=True, config=AppConfig())
+    assert str(refused.value) == (
+        "speech model 'whisper_shapes' cannot translate: untick Translate to English or choose another speech model"
+    )
+    heard = hear(str(JFK), default_asr_model(), translate=False, config=AppConfig())
+    assert heard.task == "transcribe" and heard.text
 
 
 def test_paint_settings_and_models_stay_within_the_app_limits() -> None:

@@ -74,6 +74,14 @@ class AsrBackend(Protocol):
         ...
 
 
+def language_code(language: str) -> str:
+    """The ISO code for a language as Whisper takes it: "en", "EN", "english" or "<|en|>" -> "en"."""
+    from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+
+    plain = language.strip().lower().removeprefix("<|").removesuffix("|>")
+    return TO_LANGUAGE_CODE.get(plain, plain)
+
+
 def check_asr_options(
     asr: AsrBackend, *, task: str = "transcribe", language: str | None = None, return_timestamps: bool = False
 ) -> None:
@@ -83,7 +91,7 @@ def check_asr_options(
     can = asr.capabilities
     if task == "translate" and not can.translate:
         raise ConfigError(f"--translate: ASR model '{asr.name}' hears {can.describe_languages()} and cannot translate")
-    if language is not None and can.languages is not None and language not in can.languages:
+    if language is not None and can.languages is not None and language_code(language) not in can.languages:
         raise ConfigError(f"--language {language}: ASR model '{asr.name}' hears {can.describe_languages()}")
     if return_timestamps and not can.timestamps:
         raise ConfigError(f"--timestamps: ASR model '{asr.name}' gives no timestamps")

@@ -149,20 +149,20 @@ def _from_pretrained(load: Callable[..., T], name: str | Path, **kwargs: Any) ->
 
 
 def asr_backend(name: str | Path) -> str:
-    """Which backend reads the ASR model `name`: a name of its own (moonshine), else what a folder's config.json
-    holds (model_type), else Whisper (a Hub id)."""
-    if str(name) == MOONSHINE:
-        return "moonshine"
+    """Which backend reads the ASR model `name`: a name of its own (moonshine), else the backend for the model_type
+    a folder's config.json holds, else Whisper (a Hub id)."""
+    if str(name) in NAMED_ASR:
+        return NAMED_ASR[str(name)]
     config_file = Path(name).expanduser() / CONFIG_NAME
     if _is_local(name) and config_file.is_file():
         try:
             model_type = json.loads(config_file.read_text()).get("model_type")
         except (ValueError, AttributeError) as e:
             raise ModelNotFoundError(f"ASR model '{name}': unreadable {CONFIG_NAME} ({e})") from e
-        if model_type not in ASR_BACKENDS:
+        if model_type not in ASR_FOLDER_TYPES:
             raise ModelNotFoundError(f"ASR model '{name}': holds a {model_type} model, which no ASR backend reads "
-                                     f"(expected one of {', '.join(ASR_BACKENDS)})")  # fmt: skip
-        return str(model_type)
+                                     f"(expected one of {', '.join(ASR_FOLDER_TYPES)})")  # fmt: skip
+        return ASR_FOLDER_TYPES[model_type]
     return "whisper"
 
 
@@ -228,6 +228,8 @@ def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype:
 
 
 ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {"whisper": load_whisper, "moonshine": load_moonshine}
+NAMED_ASR = {MOONSHINE: "moonshine"}  # models picked by a name of their own, not a Hub id or a folder
+ASR_FOLDER_TYPES = {"whisper": "whisper"}  # a folder's config.json model_type -> the backend that reads it
 
 
 def load_pipeline(

@@ -24,7 +24,7 @@ from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
 from soundsight.defaults import default_asr_model, default_generate_config, default_image_model
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
-from soundsight.generate import GenerateConfig, Painter, generate
+from soundsight.generate import GenerateConfig, Painter, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
@@ -221,8 +221,11 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
     """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
-    waveform = read_recording(recording, config.max_seconds)
     asr, lock = asr_model(model, config.device, config.dtype)
+    if translate and not asr.capabilities.translate:  # said in the page's words, naming no server folder
+        raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or choose "
+                          "another speech model")  # fmt: skip
+    waveform = read_recording(recording, config.max_seconds)
     with lock:
         return transcribe(waveform, asr, task="translate" if translate else "transcribe")
 
@@ -257,6 +260,9 @@ def paint(
     if not text:
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
     painter, lock = image_painter(model, config.device, config.dtype, lora)
+    defaults = default_generate_config(model)  # the page's own values are no request: only a changed one is
+    check_painter(painter, generate_config, steps=generate_config.steps != defaults.steps,
+                  guidance=generate_config.guidance != defaults.guidance)  # fmt: skip
     with lock:
         generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config)
     stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"

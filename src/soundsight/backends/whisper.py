@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ class WhisperAsr:
     model: WhisperForConditionalGeneration
     processor: WhisperProcessor
     name: str
-    capabilities: AsrCapabilities = field(default_factory=lambda: AsrCapabilities(None, True, True))
+    capabilities: AsrCapabilities  # whisper_capabilities(model.generation_config), or what its folder declares
 
     @property
     def context_s(self) -> float:

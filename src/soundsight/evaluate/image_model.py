@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from soundsight.asr import AsrBackend, transcribe
+from soundsight.asr import AsrBackend, check_asr_options, transcribe
 from soundsight.audio import check_speech, load_audio
 from soundsight.defaults import SHAPES_PAINT
 from soundsight.errors import ConfigError, SoundSightError
 from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.shapes import CaptionedImage, ShapesScores, score_images
 from soundsight.files import read_jsonl, save_jsonl, save_png
-from soundsight.generate import GenerateConfig, Painter, to_uint8
+from soundsight.generate import GenerateConfig, Painter, check_painter, to_uint8
 from soundsight.prompt import build_prompt
 
 BATCH_SIZE = 50
@@ -56,6 +56,7 @@ def paint_prompts(
     `prompts` are captions, or (N, S, D) prompt embeddings (what the audio adapter makes of N sounds);
     `config.num_images` is not read: one picture per prompt.
     """
+    check_painter(painter, config, prompt_embeds=not isinstance(prompts, list))
     out = []
     for start in tqdm(range(0, len(prompts), batch_size), unit="batch", desc="paint", disable=not progress):
         batch = prompts[start : start + batch_size]
@@ -106,6 +107,7 @@ def evaluate_loop(
     progress: bool = True,
 ) -> tuple[ShapesScores, list[LoopItem], np.ndarray]:
     """Every clip of DIR/speech/{split}: transcribe, build the prompt, paint, and score against the caption."""
+    check_asr_options(asr, language="en")  # once: a refusal is not a clip heard wrong
     rows = split_rows(data, "speech", split)[:limit]
     items = []
     for row in tqdm(rows, unit="clip", desc="transcribe", disable=not progress):

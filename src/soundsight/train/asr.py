@@ -31,7 +31,7 @@ from transformers import (
 
 from soundsight.asr import AsrCapabilities, transcribe
 from soundsight.audio import load_audio
-from soundsight.backends.whisper import WhisperAsr
+from soundsight.backends.whisper import WhisperAsr, whisper_capabilities
 from soundsight.defaults import ASR_SETTINGS_FILE
 from soundsight.errors import ConfigError
 from soundsight.evaluate.wer import score_transcripts
@@ -164,7 +164,7 @@ def validate(
     model: WhisperForConditionalGeneration, processor: WhisperProcessor, data: Path, rows: list[dict[str, Any]]
 ) -> float:
     """WER on the first validation clips, decoded greedily as users will."""
-    asr = WhisperAsr(model, processor, "training")
+    asr = WhisperAsr(model, processor, "training", whisper_capabilities(model.generation_config))
     model.eval()
     hypotheses = [
         transcribe(
