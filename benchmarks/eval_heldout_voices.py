@@ -1,0 +1,111 @@
+"""Do our models hear voices nobody here made? Spoken Shapes test captions spoken by two synthesisers we never
+train on, festival and flite (Debian's, four and three English voices), through the whole default loop: ASR ->
+prompt -> the bundled image model -> the verifier. WER is on the raw transcript against the spoken text.
+Needs `apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts flite`.
+Run: python benchmarks/eval_heldout_voices.py [--per-voice N] [--asr-model NAME ...]
+  ->  benchmarks/results/heldout_voices.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from common import write
+
+from soundsight.asr import transcribe
+from soundsight.audio import load_audio
+from soundsight.defaults import SHAPES_PAINT, default_asr_model, default_image_model
+from soundsight.errors import SoundSightError
+from soundsight.evaluate.image_model import paint_prompts, score_painted
+from soundsight.evaluate.wer import score_transcripts
+from soundsight.loading import load_asr, load_painter
+from soundsight.prompt import build_prompt
+from soundsight.shapes.plan import plan_item
+
+SEED = 7  # not the seed of any build we train on: captions nobody trained on either
+VOICES = {  # family -> voice -> command that writes a WAV of TEXT_FILE to OUT
+    "festival": {
+        "kal_diphone": ["text2wave", "-eval", "(voice_kal_diphone)", "{text}", "-o", "{out}"],
+        "ked_diphone": ["text2wave", "-eval", "(voice_ked_diphone)", "{text}", "-o", "{out}"],
+        "slt_hts": ["text2wave", "-eval", "(voice_cmu_us_slt_arctic_hts)", "{text}", "-o", "{out}"],
+    },
+    "flite": {
+        "awb": ["flite", "-voice", "awb", "-f", "{text}", "-o", "{out}"],
+        "rms": ["flite", "-voice", "rms", "-f", "{text}", "-o", "{out}"],
+        "slt": ["flite", "-voice", "slt", "-f", "{text}", "-o", "{out}"],
+        "kal16": ["flite", "-voice", "kal16", "-f", "{text}", "-o", "{out}"],
+    },
+}
+
+
+def speak(command: list[str], text: str, folder: Path, name: str) -> Path:
+    text_file, out = folder / f"{name}.txt", folder / f"{name}.wav"
+    text_file.write_text(text + "\n")
+    subprocess.run([part.format(text=text_file, out=out) for part in command], check=True, capture_output=True)
+    return out
+
+
+def main(per_voice: int, asr_models: list[str]) -> None:
+    painter = load_painter(default_image_model(), device="cpu")
+    plans = [plan_item(SEED, "test", i) for i in range(per_voice)]
+    models: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = {(family, voice, i): speak(command, plan.speech.text, Path(tmp), f"{family}-{voice}-{i}")
+                 for family, voices in VOICES.items() for voice, command in voices.items()
+                 for i, plan in enumerate(plans)}  # fmt: skip
+        for name in asr_models:
+            asr = load_asr(name, device="cpu")
+            rows, transcripts, prompts, captions, keys = [], [], [], [], []
+            for (family, voice, i), path in clips.items():
+                try:
+                    heard = transcribe(load_audio(path), asr, language="en", no_speech_threshold=1.0).text
+                except SoundSightError:
+                    heard = ""
+                try:
+                    prompt = build_prompt(heard).text
+                except SoundSightError:
+                    prompt = ""
+                rows.append({"text": plans[i].speech.text, "voice": f"{family}/{voice}", "snr_db": None})
+                transcripts.append(heard)
+                prompts.append(prompt)
+                captions.append(plans[i].caption)
+                keys.append((family, voice, i))
+            images = paint_prompts(painter, prompts, SHAPES_PAINT, progress=False)
+            verdicts = score_painted(images, captions, [f"{f}-{v}-{i}" for f, v, i in keys]).verdicts
+            wer = score_transcripts(rows, transcripts)
+            per_family = {}
+            for family in VOICES:
+                mine = [k for k, key in enumerate(keys) if key[0] == family]
+                family_wer = score_transcripts([rows[k] for k in mine], [transcripts[k] for k in mine])
+                per_family[family] = {
+                    "wer": round(family_wer.wer, 4),
+                    "pictures_right": round(float(np.mean([verdicts[k].correct for k in mine])), 4),
+                    "clips": len(mine),
+                    "per_voice_wer": {v: round(w, 4) for v, w in family_wer.per_voice.items()},
+                }
+            right = float(np.mean([v.correct for v in verdicts]))
+            models[asr.name] = {
+                "wer": round(wer.wer, 4),
+                "pictures_right": round(right, 4),
+                "per_family": per_family,
+                "examples": [{"voice": r["voice"], "spoken": r["text"], "heard": t}
+                             for r, t in list(zip(rows, transcripts, strict=True))[::per_voice][:8]],  # fmt: skip
+            }
+            print(f"{asr.name}: WER {100 * wer.wer:.1f}%, pictures right {100 * right:.1f}%")
+            for family, scores in per_family.items():
+                wer_pct, right_pct = 100 * float(scores["wer"]), 100 * float(scores["pictures_right"])
+                print(f"  {family}: WER {wer_pct:.1f}%, pictures right {right_pct:.1f}%")
+    paint = {"steps": SHAPES_PAINT.steps, "guidance": SHAPES_PAINT.guidance}
+    print(f"wrote {write('heldout_voices', {'seed': SEED, 'per_voice': per_voice, 'paint': paint, 'models': models})}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-voice", type=int, default=24)
+    parser.add_argument("--asr-model", action="append", dest="asr_models", default=None)
+    args = parser.parse_args()
+    main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"])
