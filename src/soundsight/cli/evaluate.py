@@ -145,7 +145,7 @@ def evaluate_adapter(
     s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, device=device))
     config = paint_config(steps, guidance, seed)
     result = attempt(lambda: evaluate(s2i.asr, s2i.adapter, s2i.painter, data, split=split, config=config, limit=limit,
-                                   progress=not no_progress))  # fmt: skip
+                                       progress=not no_progress))  # fmt: skip
     scenes = [c.scene for c in result.clips]
     labels = [f"{c.label} -> {c.scene}" for c in result.clips]
     save_grid(result.adapter_images, result.adapter_verdicts, labels, out / "adapter_grid.png")
@@ -198,7 +198,7 @@ def evaluate_dreambooth(
     painter = load_shapes_painter(image_model, device, lora)
     config = paint_config(steps, guidance, seed)
     scores, _, _ = attempt(lambda: evaluate_subject(painter, config, out, per_background=per_background,
-                                                 repeats=repeats, progress=not no_progress))  # fmt: skip
+                                                     repeats=repeats, progress=not no_progress))  # fmt: skip
     stdout.print(scores_table(scores))
     if report is not None:
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report)
@@ -236,7 +236,7 @@ def evaluate_similarity(
         prompts.append(str(json.loads(sidecar.read_text())["prompt"]))
     photos = [Image.open(path) for path in image_files(references)]
     scores = attempt(lambda: subject_similarity(pictures, photos, prompts, clip_model, dino_model, device,
-                                             identifier=identifier, progress=False))  # fmt: skip
+                                                 identifier=identifier, progress=False))  # fmt: skip
     if as_json:
         typer.echo(json.dumps(asdict(scores)))
     else:
@@ -273,7 +273,7 @@ def evaluate_loop(
     painter = load_shapes_painter(image_model, device)
     config = paint_config(steps, guidance, seed)
     scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,
-                                                  progress=not no_progress))  # fmt: skip
+                                                      progress=not no_progress))  # fmt: skip
     rows = [{"file_name": Path(i.clip).with_suffix(".png").name, "caption": i.caption, "transcript": i.transcript,
              "prompt": i.prompt} for i in items]  # fmt: skip
     save_painted(out / "images", images, rows)

@@ -124,9 +124,9 @@ def speak(
     asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     attempt(lambda: check_asr_options(asr, task=task, language=language))
     painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, lora=lora,
-                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
+                                           attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     attempt(lambda: check_painter(painter, generate_config, negative_prompt=bool(negative_prompt),
-                              steps=steps is not None, guidance=guidance is not None))  # fmt: skip
+                                  steps=steps is not None, guidance=guidance is not None))  # fmt: skip
 
     def work(path: Path, progress: bool) -> Iterator[str]:
         result = speech_to_image(path, asr, painter, task=task, language=language, prompt_config=prompt_config,
@@ -174,7 +174,7 @@ def hear(
     s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, asr_model, image_model, device=device, dtype=dtype))
     _, generate_config = paint_configs(s2i.painter.name, seed, steps, guidance, num_images, scheduler=scheduler)
     attempt(lambda: check_painter(s2i.painter, generate_config, prompt_embeds=True, steps=steps is not None,
-                              guidance=guidance is not None))  # fmt: skip
+                                  guidance=guidance is not None))  # fmt: skip
 
     def work(path: Path, progress: bool) -> Iterator[str]:
         result = s2i(path, generate_config=generate_config, progress=progress)
@@ -220,9 +220,9 @@ def paint(
     text = attempt(lambda: typed_prompt(prompt, prompt_config))
     quiet_libraries()
     painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, lora=lora,
-                                       attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
+                                           attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     attempt(lambda: check_painter(painter, generate_config, negative_prompt=bool(negative_prompt),
-                              steps=steps is not None, guidance=guidance is not None))  # fmt: skip
+                                  steps=steps is not None, guidance=guidance is not None))  # fmt: skip
     generation = generate(text, painter, generate_config, progress=not no_progress)
     stem = "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "paint"
     for png in save_generation(generation, out, stem, extra=lora_setting(lora)):

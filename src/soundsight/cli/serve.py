@@ -38,8 +38,8 @@ def web_app(
         custom_models = host in ("127.0.0.1", "localhost", "::1")
 
     config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
-                                    concurrency_limit, max_queue_size, custom_models, adapter, lora,
-                                    subject))  # fmt: skip
+                                        concurrency_limit, max_queue_size, custom_models, adapter, lora,
+                                        subject))  # fmt: skip
     log_progress()
     quiet_libraries()
     launch(config)

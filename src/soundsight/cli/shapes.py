@@ -33,7 +33,7 @@ def shapes_build(
     from soundsight.shapes.build import BuildConfig, build_dataset
 
     config = attempt(lambda: BuildConfig(out, train, val, test, novel, seed, sounds_train, sounds_val, sounds_test,
-                                      workers, force, not no_progress))  # fmt: skip
+                                          workers, force, not no_progress))  # fmt: skip
     report = attempt(lambda: build_dataset(config))
     counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
     counts += "; sounds " + ", ".join(f"{n} {split}" for split, n in config.sound_counts.items())

@@ -31,8 +31,9 @@ def train_shape_classifier(
     from soundsight.train.shape_classifier import main as train
 
     log_progress()
-    config = attempt(lambda: ShapeClassifierTrainConfig(out, num_train, num_eval, epochs, batch_size, learning_rate,
-                                                     p_augment, seed, device, workers, not no_progress))  # fmt: skip
+    config = attempt(lambda: ShapeClassifierTrainConfig(
+        out, num_train, num_eval, epochs, batch_size, learning_rate, p_augment, seed, device, workers, not no_progress
+    ))  # fmt: skip
     card = attempt(lambda: train(config))
     accuracy = ", ".join(f"{k} {percent(v)}" for k, v in card["accuracy"].items())
     typer.echo(f"saved '{out}': accuracy {accuracy}")
@@ -142,8 +143,8 @@ def train_image(
     log_progress()
     quiet_libraries()
     model = attempt(lambda: ImageModelConfig(vae_channels=_ints(vae_channels, "--vae-channels"),
-                                          unet_channels=_ints(unet_channels, "--unet-channels"),
-                                          text_width=text_width, text_layers=text_layers))  # fmt: skip
+                                              unet_channels=_ints(unet_channels, "--unet-channels"),
+                                              text_width=text_width, text_layers=text_layers))  # fmt: skip
     if stage in ("vae", "all"):
         vae_config = attempt(lambda: vae_stage.VaeTrainConfig(
             data=data, out=out / "vae", model=model, steps=vae_steps, batch_size=vae_batch_size,
