@@ -1,7 +1,12 @@
-"""Does the shipped audio adapter hear sounds nobody here made? The spec's six sound classes from
-soundsight.heldout.sounds (a second synthesiser written from the spec's table alone, never trained on), painted
-through the adapter and read back by the verifier: is the bound scene's colour and shape there?
-Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER]
+"""Does the shipped audio adapter hear sounds nobody here made, and refuse what it cannot paint?
+
+1. The spec's six sound classes from soundsight.heldout.sounds (a second synthesiser written from the spec's table
+   alone, never trained on): the sound gate must let each through, then the adapter paints it and the verifier
+   reads it back (is the bound scene's colour and shape there?). A refused clip counts as wrong.
+2. Our own test clips (`--data`, a `shapes build` folder): the same, on our synthesiser.
+3. Real recordings nobody here made (../shared/data/sounds): what the gate says of each, and what a clip it lets
+   through paints. Its siren and drum kit should paint their scenes; a cow, a dog, a violin should be refused.
+Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER] [--data runs/shapes]
   ->  benchmarks/results/heldout_sounds.json
 """
 
@@ -9,42 +14,77 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from common import write
 
 from soundsight.adapter import clip_states, embed_states
+from soundsight.audio import load_audio
 from soundsight.defaults import SHAPES_PAINT
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.heldout.sounds import LABELS, heldout_clips
+from soundsight.models.sound_gate import NONE_LABEL
+from soundsight.shapes.sounds import read_sounds
 from soundsight.sound_to_image import SoundToImage
 
 SEED = 0
+REAL_SOUNDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "sounds"
+SCENES = {"bell": "a yellow circle", "siren": "a red triangle", "drum": "a black square", "whistle": "a white star",
+          "rain": "a blue heart", "chirp": "a green cross"}  # fmt: skip
 
 
-def main(per_class: int, adapter: str | None) -> None:
+def judged(s2i: SoundToImage, waveforms: list[np.ndarray], labels: list[str], names: list[str]) -> dict:
+    """Gate, paint and read back clips of known classes; per class: share right, refused, misread."""
+    states = clip_states(waveforms, s2i.asr, s2i.adapter.config.time_pool)
+    gate = [label for label, _ in s2i.gate.classify(states)] if s2i.gate is not None else [*labels]
+    images = paint_prompts(s2i.painter, embed_states(states, s2i.adapter), SHAPES_PAINT, progress=False)
+    verdicts = score_painted(images, [SCENES[label] for label in labels], names).verdicts
+    right = [v.correct and g != NONE_LABEL for v, g in zip(verdicts, gate, strict=True)]
+    per_class = {}
+    for label in LABELS:
+        mine = [i for i, c in enumerate(labels) if c == label]
+        per_class[label] = {
+            "right": round(float(np.mean([right[i] for i in mine])), 4),
+            "refused": sum(gate[i] == NONE_LABEL for i in mine),
+            "misread": Counter(f"{verdicts[i].read.get('color')} {verdicts[i].read.get('shape')}" for i in mine
+                               if not verdicts[i].correct).most_common(3),
+        }  # fmt: skip
+    return {"right": round(float(np.mean(right)), 4), "clips": len(labels), "per_class": per_class}
+
+
+def real_sounds(s2i: SoundToImage) -> dict:
+    files = sorted(REAL_SOUNDS.glob("*.wav"))
+    states = clip_states([load_audio(f) for f in files], s2i.asr, s2i.adapter.config.time_pool)
+    gate = s2i.gate.classify(states) if s2i.gate is not None else [("(no gate)", 1.0)] * len(files)
+    images = paint_prompts(s2i.painter, embed_states(states, s2i.adapter), SHAPES_PAINT, progress=False)
+    reads = score_painted(images, ["a red circle"] * len(files), [f.stem for f in files]).verdicts
+    return {f.stem: {"gate": label, "probability": round(p, 3),
+                     "painted": f"{v.read.get('color')} {v.read.get('shape')}" if label != NONE_LABEL else None}
+            for f, (label, p), v in zip(files, gate, reads, strict=True)}  # fmt: skip
+
+
+def main(per_class: int, adapter: str | None, data: Path | None) -> None:
     s2i = SoundToImage.from_pretrained(adapter, device="cpu")
     clips = heldout_clips(per_class, seed=SEED)
-    states = clip_states([c.waveform for c in clips], s2i.asr, s2i.adapter.config.time_pool)
-    images = paint_prompts(s2i.painter, embed_states(states, s2i.adapter), SHAPES_PAINT, progress=False)
-    names = [f"{c.label}-{c.index}" for c in clips]
-    verdicts = score_painted(images, [c.scene for c in clips], names).verdicts
-    per_class_right = {label: float(np.mean([v.correct for v, c in zip(verdicts, clips, strict=True)
-                                             if c.label == label])) for label in LABELS}  # fmt: skip
-    # no object read: nothing painted, or an object in the background's own colour (the verifier cannot tell them)
-    nothing_read = {label: sum(v.read.get("shape") is None for v, c in zip(verdicts, clips, strict=True)
-                               if c.label == label) for label in LABELS}  # fmt: skip
-    misread = {label: Counter(f"{v.read.get('color')} {v.read.get('shape')}" for v, c in
-                              zip(verdicts, clips, strict=True) if c.label == label and not v.correct).most_common(3)
-               for label in LABELS}  # fmt: skip
-    overall = float(np.mean([v.correct for v in verdicts]))
-    for label in LABELS:
-        print(f"{label:8s} {100 * per_class_right[label]:5.1f}%  misread as {misread[label]}")
-    print(f"all      {100 * overall:5.1f}% of {len(clips)}; no object read in {sum(nothing_read.values())}")
-    results = {"seed": SEED, "clips_per_class": per_class, "adapter": s2i.adapter_name, "image_model": s2i.painter.name,
-               "paint": {"steps": SHAPES_PAINT.steps, "guidance": SHAPES_PAINT.guidance},
-               "painted_right": round(overall, 4), "per_class": {k: round(v, 4) for k, v in per_class_right.items()},
-               "no_object_read": nothing_read, "misread": misread}  # fmt: skip
+    results = {"seed": SEED, "clips_per_class": per_class, "adapter": s2i.adapter_name,
+               "image_model": s2i.painter.name, "gate": s2i.gate is not None,
+               "paint": {"steps": SHAPES_PAINT.steps, "guidance": SHAPES_PAINT.guidance}}  # fmt: skip
+    results["heldout"] = judged(s2i, [c.waveform for c in clips], [c.label for c in clips],
+                                [f"{c.label}-{c.index}" for c in clips])  # fmt: skip
+    if data is not None:
+        ours = read_sounds(data, "test")
+        results["own_test"] = judged(s2i, [c.waveform for c in ours], [c.label for c in ours],
+                                     [c.path.stem for c in ours])  # fmt: skip
+    results["real"] = real_sounds(s2i)
+    for part in ("heldout", "own_test"):
+        if part in results:
+            scores = results[part]
+            print(f"{part}: {100 * scores['right']:.1f}% of {scores['clips']} right")
+            for label, row in scores["per_class"].items():
+                print(f"  {label:8s} {100 * row['right']:5.1f}%  refused {row['refused']}, misread {row['misread']}")
+    for name, row in results["real"].items():
+        print(f"  real {name:20s} gate {row['gate']:7s} ({row['probability']:.2f})  painted {row['painted']}")
     print(f"wrote {write('heldout_sounds', results)}")
 
 
@@ -52,5 +92,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=16)
     parser.add_argument("--adapter", default=None)
+    parser.add_argument("--data", type=Path, default=None, help="a `shapes build` folder: also score its sounds/test")
     args = parser.parse_args()
-    main(args.per_class, args.adapter)
+    main(args.per_class, args.adapter, args.data)

@@ -1,6 +1,7 @@
 """Do our models hear voices nobody here made? Spoken Shapes test captions spoken by two synthesisers we never
 train on, festival and flite (Debian's, four and three English voices), through the whole default loop: ASR ->
-prompt -> the bundled image model -> the verifier. WER is on the raw transcript against the spoken text.
+prompt (snapped to the caption said, as `speak` does for the bundled model; a refused one paints nothing) -> the
+bundled image model -> the verifier. WER is on the raw transcript against the spoken text.
 Needs `apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts flite`.
 Run: python benchmarks/eval_heldout_voices.py [--per-voice N] [--asr-model NAME ...]
   ->  benchmarks/results/heldout_voices.json
@@ -23,7 +24,7 @@ from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.loading import load_asr, load_painter
-from soundsight.prompt import build_prompt
+from soundsight.prompt import PromptConfig, build_prompt
 from soundsight.shapes.plan import plan_item
 
 SEED = 7  # not the seed of any build we train on: captions nobody trained on either
@@ -59,23 +60,26 @@ def main(per_voice: int, asr_models: list[str]) -> None:
                  for i, plan in enumerate(plans)}  # fmt: skip
         for name in asr_models:
             asr = load_asr(name, device="cpu")
-            rows, transcripts, prompts, captions, keys = [], [], [], [], []
+            rows, transcripts, prompts, captions, keys, refused = [], [], [], [], [], 0
+            heard_by: list[str] = []
             for (family, voice, i), path in clips.items():
                 try:
-                    heard = transcribe(load_audio(path), asr, language="en", no_speech_threshold=1.0).text
+                    transcript = transcribe(load_audio(path), asr, language="en", no_speech_threshold=1.0)
+                    heard, heard_by = transcript.text, [*heard_by, transcript.model]
                 except SoundSightError:
-                    heard = ""
+                    heard, heard_by = "", [*heard_by, "none"]
                 try:
-                    prompt = build_prompt(heard).text
+                    prompt = build_prompt(heard, PromptConfig(shapes_only=True)).text
                 except SoundSightError:
-                    prompt = ""
+                    prompt, refused = "", refused + 1
                 rows.append({"text": plans[i].speech.text, "voice": f"{family}/{voice}", "snr_db": None})
                 transcripts.append(heard)
                 prompts.append(prompt)
                 captions.append(plans[i].caption)
                 keys.append((family, voice, i))
-            images = paint_prompts(painter, prompts, SHAPES_PAINT, progress=False)
+            images = paint_prompts(painter, [p or "nothing" for p in prompts], SHAPES_PAINT, progress=False)
             verdicts = score_painted(images, captions, [f"{f}-{v}-{i}" for f, v, i in keys]).verdicts
+            painted = [bool(p) for p in prompts]
             wer = score_transcripts(rows, transcripts)
             per_family = {}
             for family in VOICES:
@@ -83,17 +87,21 @@ def main(per_voice: int, asr_models: list[str]) -> None:
                 family_wer = score_transcripts([rows[k] for k in mine], [transcripts[k] for k in mine])
                 per_family[family] = {
                     "wer": round(family_wer.wer, 4),
-                    "pictures_right": round(float(np.mean([verdicts[k].correct for k in mine])), 4),
+                    "pictures_right": round(float(np.mean([verdicts[k].correct and painted[k] for k in mine])), 4),
                     "clips": len(mine),
                     "per_voice_wer": {v: round(w, 4) for v, w in family_wer.per_voice.items()},
                 }
-            right = float(np.mean([v.correct for v in verdicts]))
+            right = float(np.mean([v.correct and ok for v, ok in zip(verdicts, painted, strict=True)]))
             models[asr.name] = {
                 "wer": round(wer.wer, 4),
                 "pictures_right": round(right, 4),
+                "refused": refused,
+                "heard_by": {m: sum(1 for h in heard_by if h == m) for m in sorted(set(heard_by))},
                 "per_family": per_family,
-                "examples": [{"voice": r["voice"], "spoken": r["text"], "heard": t}
-                             for r, t in list(zip(rows, transcripts, strict=True))[::per_voice][:8]],  # fmt: skip
+                "examples": [
+                    {"voice": r["voice"], "spoken": r["text"], "heard": t}
+                    for r, t in list(zip(rows, transcripts, strict=True))[::per_voice][:8]
+                ],  # fmt: skip
             }
             print(f"{asr.name}: WER {100 * wer.wer:.1f}%, pictures right {100 * right:.1f}%")
             for family, scores in per_family.items():

@@ -1,4 +1,5 @@
-"""Which offline ASR for which voice? WER of our Spoken Shapes Whisper and of Moonshine tiny English on
+"""Which offline ASR for which voice? WER of the default ("auto": our Whisper for captions, Moonshine for
+anything else), of our Spoken Shapes Whisper alone and of Moonshine tiny English alone, on
 real English recordings (../shared/data/speech, the clips libsndfile reads) and on a Spoken Shapes test
 split (test voices, clean and 5-10 dB SNR).
 Run: python benchmarks/eval_offline_asr.py [SHAPES_DIR]  ->  benchmarks/results/offline_asr.json
@@ -32,12 +33,12 @@ def real_english() -> list[tuple[Path, str]]:
 def main(shapes: Path) -> None:
     clips = real_english()
     results: dict[str, dict[str, object]] = {}
-    for name in (str(bundled_asr_dir()), "moonshine"):
+    for name in ("auto", str(bundled_asr_dir()), "moonshine"):
         asr = load_asr(name, device="cpu")
         hypotheses = [transcribe(load_audio(p), asr, language="en", no_speech_threshold=1.0).text for p, _ in clips]
         real = jiwer.wer([normalize_text(t) for _, t in clips], [normalize_text(h) or "<empty>" for h in hypotheses])
         shapes_scores = score_split(asr, shapes / "speech" / "test", progress=False)
-        results[asr.name if name == "moonshine" else "soundsight-whisper-shapes"] = {
+        results[asr.name if name != str(bundled_asr_dir()) else "soundsight-whisper-shapes"] = {
             "real_english_wer": round(real, 4),
             "real_english_clips": len(clips),
             "shapes_test_wer_clean": shapes_scores.wer_clean,

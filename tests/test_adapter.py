@@ -22,9 +22,11 @@ from typer.testing import CliRunner
 from soundsight.adapter import audio_states, check_sound, fingerprint, loudest_window
 from soundsight.cli import app
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError
-from soundsight.loading import load_adapter, load_asr
+from soundsight.loading import load_adapter, load_asr, load_sound_gate
 from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
+from soundsight.models.sound_gate import NONE_LABEL
 from soundsight.shapes.build import BuildReport
+from soundsight.shapes.sounds import SYNTHS
 from soundsight.shapes.spec import SAMPLE_RATE
 from soundsight.sound_to_image import SoundToImage
 
@@ -38,7 +40,7 @@ def _command(build: BuildReport, out: Path, whisper: Path, sd: Path, steps: int,
     return [*launcher, "soundsight", "train", "adapter", "--data", str(build.out), "--out", str(out),
             "--asr-model", str(whisper), "--image-model", str(sd), "--width", "16", "--layers", "1", "--heads", "2",
             "--steps", str(steps), "--batch-size", "4", "--checkpoint-every", "2", "--validate-every", "0",
-            "--log-every", "1", "--seed", "1", "--no-progress"]  # fmt: skip
+            "--log-every", "1", "--seed", "1", "--other-sounds", "0", "--no-progress"]  # fmt: skip
 
 
 def _losses(run: Path) -> dict[int, float]:
@@ -127,6 +129,22 @@ def test_a_killed_adapter_run_resumes_on_the_same_loss_curve(
     expected, got = _losses(unbroken), _losses(killed)
     assert sorted(got) == sorted(expected) == list(range(1, 9))
     assert [got[s] for s in expected] == pytest.approx([expected[s] for s in expected], abs=1e-5)
+
+
+def test_a_run_with_other_sounds_ships_a_sound_gate_beside_the_adapter(
+    small_build: BuildReport, tiny_whisper: Path, tiny_sd: Path, tmp_path: Path
+) -> None:
+    command = _command(small_build, tmp_path, tiny_whisper, tiny_sd, 2, [sys.executable, "-m"])
+    command[command.index("--other-sounds") + 1] = "30"
+    result = subprocess.run([*command, "--gate-steps", "20"], capture_output=True, text=True, timeout=600, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+    gate = load_sound_gate(tmp_path / "model")
+    assert gate is not None and gate.config.labels[-1] == NONE_LABEL
+    assert 2 <= len(gate.config.labels[:-1]) and set(gate.config.labels[:-1]) <= set(SYNTHS)
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {"val_named_right", "other_refused"} == set(logged[-1]["sound_gate"])
+    s2i = SoundToImage.from_pretrained(tmp_path / "model", tiny_whisper, tiny_sd, device="cpu")
+    assert s2i.gate is not None and s2i.gate.config == gate.config
 
 
 def test_two_cpu_processes_under_accelerate(

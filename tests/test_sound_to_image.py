@@ -17,6 +17,7 @@ from soundsight.cli import app
 from soundsight.defaults import SHAPES_PAINT, bundled_adapter_dir, bundled_image_model_dir
 from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import GenerateConfig, generate
+from soundsight.models.sound_gate import NONE_LABEL, SoundGate, SoundGateConfig
 from soundsight.prompt import Prompt
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 
@@ -52,6 +53,20 @@ def test_the_sound_not_the_file_name_decides(s2i: SoundToImage) -> None:
     dog = s2i(load_audio(SHARED_DATA / "sounds" / "dog.wav"), generate_config=FEW_STEPS, progress=False)
     assert bell.sound == dog.sound == "audio"
     assert not np.array_equal(np.asarray(bell.images[0]), np.asarray(dog.images[0]))
+
+
+def test_a_sound_the_gate_knows_none_of_is_refused_unless_asked(s2i: SoundToImage) -> None:
+    gate = SoundGate(SoundGateConfig(("bell", NONE_LABEL), audio_width=s2i.asr.model.config.d_model))
+    with torch.no_grad():
+        gate.net[-1].weight.zero_()
+        gate.net[-1].bias.copy_(torch.tensor([-5.0, 5.0]))  # every sound: none
+    gated = SoundToImage(s2i.asr, s2i.adapter, s2i.painter, adapter_name="gated", gate=gate)
+    with pytest.raises(AudioError) as refused:
+        gated(BELL, generate_config=FEW_STEPS, progress=False)
+    assert str(refused.value) == (
+        f"sound '{BELL}' is none of the sounds the audio adapter paints (bell): pass --any-prompt to paint it anyway"
+    )
+    assert gated(BELL, generate_config=FEW_STEPS, any_sound=True, progress=False).images[0].size == (64, 64)
 
 
 def test_silence_and_empty_sounds_are_refused_by_name(s2i: SoundToImage) -> None:

@@ -274,6 +274,8 @@ def test_upload_transcribe_then_paint_in_the_browser(page: Any) -> None:
     assert page.input_value("#language textarea") == "en"
     prompt = page.input_value("#prompt textarea")
     assert prompt.startswith("my fellow Americans") and prompt.endswith("do for your country")
+    page.click("#paint")  # people's words are no Spoken Shapes caption: the bundled model says so
+    expect_message(page, "is not a Spoken Shapes caption, and the bundled image model paints only those")
 
     page.fill("#prompt textarea", "a red star on a blue background")  # the prompt is the user's to change
     page.click("#paint")

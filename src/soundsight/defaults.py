@@ -12,7 +12,8 @@ from soundsight.generate import GenerateConfig
 HUB_ASR_MODEL = "openai/whisper-small"
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
-PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G}: how a model folder is meant to paint
+PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G, "world"?}: how a folder paints
+SHAPES_WORLD = "spoken-shapes"  # PAINT_SETTINGS_FILE "world" of a model that paints only Spoken Shapes
 ASR_SETTINGS_FILE = "soundsight_asr.json"  # {"languages": [...], "translate": ..., "timestamps": ...}
 
 
@@ -41,9 +42,10 @@ def bundled_adapter_dir() -> Path:
 
 
 def default_asr_model() -> str:
-    """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small."""
+    """The name "auto" (our Spoken Shapes Whisper for captions, Moonshine for other speech; both offline) where
+    the package ships our Whisper, else OpenAI's whisper-small."""
     bundled = bundled_asr_dir()
-    return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
+    return "auto" if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
 
 
 def default_image_model() -> str:
@@ -52,16 +54,38 @@ def default_image_model() -> str:
     return str(bundled) if (bundled / "model_index.json").is_file() else HUB_IMAGE_MODEL
 
 
+def _paint_settings(image_model: str | Path) -> dict | None:
+    own = Path(image_model) / PAINT_SETTINGS_FILE
+    if not own.is_file():
+        return None
+    try:
+        settings = json.loads(own.read_text())
+        if not isinstance(settings, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None
+    return settings
+
+
+def paints_spoken_shapes(image_model: str | Path) -> bool:
+    """Whether `image_model` knows only the Spoken Shapes world: the bundled model, or one personalised from it
+    (its PAINT_SETTINGS_FILE says so)."""
+    if Path(image_model).resolve() == bundled_image_model_dir().resolve():
+        return True
+    settings = _paint_settings(image_model)
+    return bool(settings and settings.get("world") == SHAPES_WORLD)
+
+
 def default_generate_config(image_model: str | Path) -> GenerateConfig:
     """Stable Diffusion's usual 30 steps at guidance 7.5, what our bundled model was scored with, or what a
     model folder names in its PAINT_SETTINGS_FILE (DreamBooth writes its base model's there)."""
     if Path(image_model).resolve() == bundled_image_model_dir().resolve():
         return SHAPES_PAINT
-    own = Path(image_model) / PAINT_SETTINGS_FILE
-    if own.is_file():
-        try:
-            settings = json.loads(own.read_text())
-            return GenerateConfig(steps=int(settings["steps"]), guidance=float(settings["guidance"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None
-    return GenerateConfig()
+    settings = _paint_settings(image_model)
+    if settings is None:
+        return GenerateConfig()
+    try:
+        return GenerateConfig(steps=int(settings["steps"]), guidance=float(settings["guidance"]))
+    except (ValueError, KeyError, TypeError) as e:
+        own = Path(image_model) / PAINT_SETTINGS_FILE
+        raise ConfigError(f"'{own}': expected steps and guidance as JSON ({e.__class__.__name__})") from None

@@ -17,7 +17,12 @@ import torch
 from safetensors.torch import load_file
 
 from soundsight.asr import AsrBackend, AsrCapabilities
-from soundsight.defaults import ASR_SETTINGS_FILE, bundled_adapter_dir, bundled_shape_classifier_dir
+from soundsight.defaults import (
+    ASR_SETTINGS_FILE,
+    bundled_adapter_dir,
+    bundled_shape_classifier_dir,
+    paints_spoken_shapes,
+)
 from soundsight.devices import resolve_device
 from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.generate import Painter
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
+    from soundsight.models.sound_gate import SoundGate
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +42,7 @@ T = TypeVar("T")
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 MOONSHINE = "moonshine"  # the name that picks Moonshine, as --asr-model moonshine
+AUTO_ASR = "auto"  # the default: our Spoken Shapes Whisper for captions, Moonshine for any other speech
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,22 @@ def load_adapter(folder: Path | str | None = None, *, device: str = "auto") -> A
         raise ModelNotFoundError(f"audio adapter '{folder}': not an adapter this version reads ({e})") from e
     logger.info("loaded audio adapter '%s'", folder)
     return adapter.to(resolve_device(device)).eval()
+
+
+def load_sound_gate(folder: Path | str | None = None) -> SoundGate | None:
+    """The sound gate saved beside an audio adapter in `folder` (default: the bundled one); None if it has none."""
+    from soundsight.models.sound_gate import GATE_CONFIG_NAME, GATE_WEIGHTS_NAME, SoundGate, SoundGateConfig
+
+    folder = Path(folder).expanduser() if folder is not None else bundled_adapter_dir()
+    weights, config_file = folder / GATE_WEIGHTS_NAME, folder / GATE_CONFIG_NAME
+    if not weights.is_file() or not config_file.is_file():
+        return None
+    try:
+        gate = SoundGate(SoundGateConfig.load(folder))
+        gate.load_state_dict(load_file(str(weights)))
+    except (ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise ModelNotFoundError(f"sound gate '{folder}': unreadable ({e.__class__.__name__}: {e})") from e
+    return gate.eval()
 
 
 def load_shape_classifier(folder: Path | str | None = None) -> ShapeClassifier:
@@ -220,15 +243,29 @@ def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype:
         from moonshine_voice import ModelArch, Transcriber, get_model_path
     except ImportError as e:
         raise ModelNotFoundError(
-            "ASR model 'moonshine': the moonshine-voice package is not installed (pip install 'soundsight[moonshine]')"
+            "ASR model 'moonshine': the moonshine-voice package is not installed (pip install moonshine-voice==0.0.73)"
         ) from e
     from soundsight.backends.moonshine import MoonshineAsr
 
     return MoonshineAsr(Transcriber(get_model_path("tiny-en"), ModelArch.TINY))
 
 
-ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {"whisper": load_whisper, "moonshine": load_moonshine}
-NAMED_ASR = {MOONSHINE: "moonshine"}  # models picked by a name of their own, not a Hub id or a folder
+def load_auto_asr(name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
+    """Our Spoken Shapes Whisper and Moonshine behind one backend (backends/routed.py): captions in any voice
+    are heard by the first, anything else people say by the second."""
+    from soundsight.backends.routed import RoutedAsr
+    from soundsight.defaults import bundled_asr_dir
+
+    world = load_whisper(bundled_asr_dir(), device=device, dtype=dtype)
+    return RoutedAsr(world, load_moonshine(device=device), AUTO_ASR)
+
+
+ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {
+    "whisper": load_whisper,
+    "moonshine": load_moonshine,
+    "auto": load_auto_asr,
+}
+NAMED_ASR = {MOONSHINE: "moonshine", AUTO_ASR: "auto"}  # picked by a name of their own, not a Hub id or a folder
 ASR_FOLDER_TYPES = {"whisper": "whisper"}  # a folder's config.json model_type -> the backend that reads it
 
 
@@ -300,6 +337,10 @@ def load_painter(name: str | Path, *, lora: Path | str | None = None, **options:
     painter = PAINTER_BACKENDS[painter_backend(name)](name, lora=lora, **options)
     if lora is not None and not painter.capabilities.lora:
         raise ConfigError(f"--lora: image model '{name}' takes no LoRA weights")
+    if paints_spoken_shapes(name):
+        from soundsight.backends.shapes_world import ShapesWorldPainter
+
+        return ShapesWorldPainter(painter)
     return painter
 
 

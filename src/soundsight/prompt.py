@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from soundsight.errors import ConfigError, PromptError
+from soundsight.shapes.captions import snap_caption
 
 # Spoken openings that ask for a picture rather than describe it (the spec's, then common ones).
 LEAD_INS: tuple[str, ...] = (
@@ -33,6 +34,7 @@ class PromptConfig:
     subject: str | None = None  # the personalised subject's phrase, e.g. "sks person"
     subject_words: tuple[str, ...] = ("me", "myself")  # what the speaker calls it, e.g. ("my dog",)
     subject_template: str = "a photo of {}"  # how a prompt that opens with the subject reads
+    shapes_only: bool = False  # the painter knows only Spoken Shapes: snap to the caption said, refuse the rest
 
     def __post_init__(self) -> None:
         for name in ("style", "subject_template"):
@@ -145,6 +147,17 @@ def _apply_subject(words: list[str], config: PromptConfig) -> str:
     return text
 
 
+def shapes_caption(body: str, said: str) -> str:
+    """The Spoken Shapes caption in `body`; PromptError saying what to do when it holds none."""
+    caption = snap_caption(body)
+    if caption is None:
+        raise PromptError(
+            f"{said!r} is not a Spoken Shapes caption, and the bundled image model paints only those: "
+            "name a real model with --image-model, or pass --any-prompt to paint it anyway"
+        )
+    return caption
+
+
 def build_prompt(text: str, config: PromptConfig | None = None) -> Prompt:
     """Return the prompt for a transcript's text: lead-ins, fillers, repeats and end punctuation gone.
 
@@ -157,6 +170,8 @@ def build_prompt(text: str, config: PromptConfig | None = None) -> Prompt:
     body = _apply_subject(words, config)
     if not body:
         raise PromptError(f"transcript {text!r}: nothing to paint once lead-ins and fillers are removed")
+    if config.shapes_only:
+        body = shapes_caption(body, text)
     if config.style is not None:
         body = config.style.format(body)
     return Prompt(body, config.negative_prompt, text)
@@ -171,6 +186,8 @@ def typed_prompt(text: str, config: PromptConfig | None = None) -> Prompt:
     body = text.strip()
     if not body:
         raise PromptError("the prompt is empty")
+    if config.shapes_only:
+        body = shapes_caption(body, text)
     if config.style is not None:
         body = config.style.format(body)
     return Prompt(body, config.negative_prompt, text)

@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
-from soundsight.adapter import check_adapter_fits, check_sound, resolve_model, sound_embeddings
+from soundsight.adapter import audio_states, check_adapter_fits, check_sound, resolve_model
 from soundsight.audio import load_audio
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.defaults import bundled_adapter_dir, bundled_asr_dir, bundled_image_model_dir, default_generate_config
-from soundsight.errors import ConfigError
+from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import GenerateConfig, Generation, Painter, check_painter, generate
-from soundsight.loading import load_adapter, load_asr, load_painter
+from soundsight.loading import load_adapter, load_asr, load_painter, load_sound_gate
 from soundsight.models.audio_adapter import AudioAdapter
+from soundsight.models.sound_gate import NONE_LABEL, SoundGate
 from soundsight.prompt import Prompt
 
 
@@ -41,9 +43,13 @@ def sound_to_image(
     *,
     adapter_name: str = "",
     generate_config: GenerateConfig | None = None,
+    gate: SoundGate | None = None,
     progress: bool = True,
 ) -> SoundToImageResult:
-    """Return the images the sound at `audio` (a path, or a (T,) 16 kHz waveform) paints through `adapter`."""
+    """Return the images the sound at `audio` (a path, or a (T,) 16 kHz waveform) paints through `adapter`.
+
+    With a `gate`, a sound that is none of the adapter's sounds is refused (AudioError) instead of painted.
+    """
     check_painter(painter, generate_config or GenerateConfig(), prompt_embeds=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -51,7 +57,13 @@ def sound_to_image(
     waveform = load_audio(audio) if not isinstance(audio, np.ndarray) else audio
     check_sound(waveform, f"'{name}'")
     timings["audio"] = time.perf_counter() - start
-    embeds = sound_embeddings(waveform, asr, adapter)
+    states = audio_states([waveform], asr, adapter.config.time_pool)
+    if gate is not None and gate.classify(states)[0][0] == NONE_LABEL:
+        sounds = ", ".join(label for label in gate.config.labels if label != NONE_LABEL)
+        raise AudioError(f"sound '{name}' is none of the sounds the audio adapter paints ({sounds}): "
+                         "pass --any-prompt to paint it anyway")  # fmt: skip
+    with torch.no_grad():
+        embeds = adapter(states.to(next(adapter.parameters()).dtype))
     timings["adapter"] = time.perf_counter() - start - timings["audio"]
     label = Prompt(f"sound: {Path(name).name}", source=name)  # what the images say they were painted from
     generation = generate(label, painter, generate_config, prompt_embeds=embeds, progress=progress)
@@ -67,11 +79,13 @@ class SoundToImage:
     >>> s2i("bell.wav").images[0]
     """
 
-    def __init__(self, asr: WhisperAsr, adapter: AudioAdapter, painter: Painter, *, adapter_name: str) -> None:
+    def __init__(self, asr: WhisperAsr, adapter: AudioAdapter, painter: Painter, *, adapter_name: str,
+                 gate: SoundGate | None = None) -> None:  # fmt: skip
         self.asr = asr
         self.adapter = adapter
         self.painter = painter
         self.adapter_name = adapter_name
+        self.gate = gate  # refuses sounds that are none of the adapter's (the adapter's folder may hold one)
 
     @classmethod
     def from_pretrained(
@@ -97,12 +111,16 @@ class SoundToImage:
         check_adapter_fits(config, asr.model.get_encoder(), painter.text_encoder, audio_name=asr_name,
                            image_name=image_name)  # fmt: skip
         loaded.to(asr.model.dtype)
-        return cls(asr, loaded, painter, adapter_name=str(adapter or bundled_adapter_dir()))
+        gate = load_sound_gate(adapter)
+        return cls(asr, loaded, painter, adapter_name=str(adapter or bundled_adapter_dir()), gate=gate)
 
     def __call__(
-        self, audio: Path | str | np.ndarray, *, generate_config: GenerateConfig | None = None, progress: bool = True
-    ) -> SoundToImageResult:
+        self, audio: Path | str | np.ndarray, *, generate_config: GenerateConfig | None = None,
+        any_sound: bool = False, progress: bool = True,
+    ) -> SoundToImageResult:  # fmt: skip
+        """Paint `audio`; a sound that is none of the adapter's is refused unless `any_sound`."""
         return sound_to_image(
             audio, self.asr, self.adapter, self.painter, adapter_name=self.adapter_name,
-            generate_config=generate_config or default_generate_config(self.painter.name), progress=progress,
+            generate_config=generate_config or default_generate_config(self.painter.name),
+            gate=None if any_sound else self.gate, progress=progress,
         )  # fmt: skip

@@ -22,12 +22,12 @@ from gradio.utils import get_upload_folder
 from soundsight.adapter import check_sound
 from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
-from soundsight.defaults import default_asr_model, default_generate_config, default_image_model
+from soundsight.defaults import default_asr_model, default_generate_config, default_image_model, paints_spoken_shapes
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
 from soundsight.generate import GenerateConfig, Painter, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
-from soundsight.prompt import Prompt, PromptConfig, build_prompt
+from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 
 logger = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
     s2i, lock = sound_models(config.adapter, config.device, config.dtype)
     with lock:
         result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.painter, adapter_name=s2i.adapter_name,
-                                generate_config=generate_config)  # fmt: skip
+                                generate_config=generate_config, gate=s2i.gate)  # fmt: skip
     name = Path(str(path)).name
     extra = {"Sound": name, "Adapter": _label(s2i.adapter_name)}
     return save_generation(result.generation, out_dir, Path(name).stem or "sound", extra=extra)
@@ -249,16 +249,20 @@ def paint(
     *,
     heard: Transcript | None = None,
     lora: str | None = None,
+    any_prompt: bool = False,
     config: AppConfig,
 ) -> list[Path]:
     """Paint `prompt` with the image model called `model` (and LoRA weights `lora`) into `out_dir`; return the
     PNGs (JSON sidecars beside).
 
-    `heard`, the transcript the prompt came from, goes into each sidecar.
+    `heard`, the transcript the prompt came from, goes into each sidecar. A model that knows only Spoken Shapes
+    paints only Spoken Shapes captions unless `any_prompt`.
     """
     text = prompt.strip()
     if not text:
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
+    if not any_prompt and paints_spoken_shapes(model):
+        text = shapes_caption(text, text)
     painter, lock = image_painter(model, config.device, config.dtype, lora)
     defaults = default_generate_config(model)  # the page's own values are no request: only a changed one is
     check_painter(painter, generate_config, steps=generate_config.steps != defaults.steps,
@@ -299,7 +303,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
 
     def on_paint(
         prompt: str, image_name: str, lora_name: str, seed: float, steps: float, guidance: float,
-        num_images: float, heard: Transcript | None, progress: gr.Progress = gr.Progress(track_tqdm=True),
+        num_images: float, heard: Transcript | None, any_prompt: bool,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
         with _shown_on_page():
             name = check_model(image_name, image_offered, config)
@@ -310,7 +315,9 @@ def build_app(config: AppConfig) -> gr.Blocks:
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
-            pngs = paint(prompt, name, generate_config, out_dir, heard=heard, lora=lora, config=config)
+            pngs = paint(
+                prompt, name, generate_config, out_dir, heard=heard, lora=lora, any_prompt=any_prompt, config=config
+            )
         gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
         return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
 
@@ -363,6 +370,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                                     elem_id="transcript")  # fmt: skip
                             language = gr.Textbox(label="Language", interactive=False, scale=1, elem_id="language")
                         prompt = gr.Textbox(label="Prompt (edit it, or type your own)", lines=2, elem_id="prompt")
+                        any_prompt = gr.Checkbox(label="Paint any prompt, even with a Spoken Shapes model",
+                                                 value=False, elem_id="any_prompt")  # fmt: skip
                         paint_button = gr.Button("Paint", variant="primary", elem_id="paint")
                     with gr.Tab("Sound → image", elem_id="sound_tab"):
                         gr.Markdown("A sound, not words: a bell, a siren, a bird. The audio adapter paints what "
@@ -396,7 +405,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                      "outputs": [transcript, language, prompt, heard],
                                      "concurrency_id": CONCURRENCY_ID}  # fmt: skip
         paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, lora_name, seed, steps,
-                                    guidance, num_images, heard], "outputs": [gallery, files],
+                                    guidance, num_images, heard, any_prompt], "outputs": [gallery, files],
                                     "concurrency_id": CONCURRENCY_ID}  # fmt: skip
         transcribe_button.click(**listen_io)
         paint_button.click(**paint_io)

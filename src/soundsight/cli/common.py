@@ -51,6 +51,9 @@ LORA = typer.Option(None, "--lora", help="LoRA weights (folder or .safetensors) 
 ATTENTION_SLICING = typer.Option(False, "--attention-slicing", help="Less memory in attention, a little slower.")
 CPU_OFFLOAD = typer.Option(False, "--cpu-offload", help="Keep model parts on the CPU until used (GPU only).")
 SUBJECT = typer.Option(None, "--subject", help='Personalised subject phrase for "me", e.g. "sks person".')
+ANY_PROMPT = typer.Option(
+    False, "--any-prompt", help="Paint prompts that are not Spoken Shapes captions with the bundled model too."
+)
 SUBJECT_WORDS = typer.Option("me,myself", "--subject-words", help="Comma-separated words meaning the subject.")
 OUT = typer.Option(..., "--out", "-o", help="Folder for the PNGs and their JSON sidecars.")
 NO_PROGRESS = typer.Option(False, "--no-progress", help="Hide progress bars.")
@@ -120,9 +123,12 @@ def paint_configs(
     image_model: str, seed: int, steps: int | None, guidance: float | None, num_images: int, width: int | None = None,
     height: int | None = None, scheduler: str | None = None, style: str | None = None,
     negative_prompt: str | None = None, subject: str | None = None, subject_words: str = "",
+    any_prompt: bool = False,
 ) -> tuple[PromptConfig, GenerateConfig]:  # fmt: skip
-    """The prompt and paint settings the flags ask for; steps and guidance not given are the model's own."""
-    from soundsight.defaults import default_generate_config
+    """The prompt and paint settings the flags ask for; steps and guidance not given are the model's own.
+
+    A model that knows only Spoken Shapes gets only Spoken Shapes captions unless `any_prompt`."""
+    from soundsight.defaults import default_generate_config, paints_spoken_shapes
     from soundsight.generate import GenerateConfig
     from soundsight.prompt import PromptConfig
 
@@ -130,7 +136,8 @@ def paint_configs(
     steps = defaults.steps if steps is None else steps
     guidance = defaults.guidance if guidance is None else guidance
     words = tuple(w.strip() for w in subject_words.split(",") if w.strip())
-    prompt_config = attempt(lambda: PromptConfig(style, negative_prompt, subject, words))
+    shapes_only = not any_prompt and attempt(lambda: paints_spoken_shapes(image_model))
+    prompt_config = attempt(lambda: PromptConfig(style, negative_prompt, subject, words, shapes_only=shapes_only))
     generate_config = attempt(lambda: GenerateConfig(steps, guidance, num_images, seed, width, height, scheduler))
     return prompt_config, generate_config
 

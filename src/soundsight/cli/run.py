@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from soundsight.cli.common import (
+    ANY_PROMPT,
     ASR_MODEL,
     ATTENTION_SLICING,
     CPU_OFFLOAD,
@@ -94,6 +95,7 @@ def speak(
     lora: Path | None = LORA,
     subject: str | None = SUBJECT,
     subject_words: str = SUBJECT_WORDS,
+    any_prompt: bool = ANY_PROMPT,
     device: str = DEVICE,
     dtype: str = DTYPE,
     attention_slicing: bool = ATTENTION_SLICING,
@@ -116,7 +118,7 @@ def speak(
     image_name = image_model or default_image_model()
     prompt_config, generate_config = paint_configs(image_name, seed, steps, guidance, num_images, width, height,
                                                    scheduler, style, negative_prompt, subject,
-                                                   subject_words)  # fmt: skip
+                                                   subject_words, any_prompt)  # fmt: skip
     files, failures = audio_inputs(audio)
     state, device = process_state(device)
     quiet_libraries()
@@ -154,6 +156,9 @@ def hear(
     guidance: float | None = GUIDANCE,
     scheduler: str | None = SCHEDULER,
     num_images: int = NUM_IMAGES,
+    any_prompt: bool = typer.Option(
+        False, "--any-prompt", help="Paint sounds that are none of the adapter's sounds too."
+    ),
     device: str = DEVICE,
     dtype: str = DTYPE,
     no_progress: bool = NO_PROGRESS,
@@ -177,7 +182,7 @@ def hear(
                                   guidance=guidance is not None))  # fmt: skip
 
     def work(path: Path, progress: bool) -> Iterator[str]:
-        result = s2i(path, generate_config=generate_config, progress=progress)
+        result = s2i(path, generate_config=generate_config, any_sound=any_prompt, progress=progress)
         extra = {"Sound": str(path), "Adapter": result.adapter}
         for png in save_generation(result.generation, out, path.stem, source=path, extra=extra):
             yield f"{path} -> {png}"
@@ -199,6 +204,7 @@ def paint(
     width: int | None = WIDTH,
     height: int | None = HEIGHT,
     lora: Path | None = LORA,
+    any_prompt: bool = ANY_PROMPT,
     device: str = DEVICE,
     dtype: str = DTYPE,
     attention_slicing: bool = ATTENTION_SLICING,
@@ -216,7 +222,8 @@ def paint(
     attempt(lambda: check_output_folder(out))
     image_name = image_model or default_image_model()
     prompt_config, generate_config = paint_configs(image_name, seed, steps, guidance, num_images, width, height,
-                                                   scheduler, style, negative_prompt)  # fmt: skip
+                                                   scheduler, style, negative_prompt,
+                                                   any_prompt=any_prompt)  # fmt: skip
     text = attempt(lambda: typed_prompt(prompt, prompt_config))
     quiet_libraries()
     painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, lora=lora,

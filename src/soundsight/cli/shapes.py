@@ -45,6 +45,27 @@ def shapes_build(
         raise typer.Exit(1)
 
 
+@app.command("voices")
+def shapes_voices(
+    out: Path = typer.Option(..., "--out", help="Folder to write out/speech/train into (resumed if it holds one)."),
+    clips: int = typer.Option(16000, "--clips", help="Clips to make."),
+    seed: int = typer.Option(1, "--seed"),
+    workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
+    no_sam: bool = typer.Option(False, "--no-sam", help="Leave SAM out even where sam-js is installed."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+) -> None:
+    """Speak train captions in voices wider than the spec's (warped, re-excited, SAM) for `train asr --extra-data`."""
+    from soundsight.train.voices import VoicesConfig, build_voices
+
+    config = attempt(lambda: VoicesConfig(out, clips, seed, workers, not no_sam, not no_progress))
+    folder, written, failures = attempt(lambda: build_voices(config))
+    typer.echo(f"built '{folder}': {written} clips made, {config.clips - written - len(failures)} already there")
+    for failure in failures:
+        typer.echo(f"failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
 @app.command("score")
 def shapes_score(
     folder: Path = typer.Argument(..., help="Folder of PNGs with metadata.jsonl or a JSON sidecar per PNG."),

@@ -43,6 +43,12 @@ def train_shape_classifier(
 def train_asr(
     data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder."),
     out: Path = typer.Option(Path("runs/asr"), "--out", help="Run folder: checkpoints, log, final model in out/model."),
+    extra_data: list[Path] = typer.Option(
+        [], "--extra-data", help="More train clips in the same layout (`soundsight shapes voices`); repeatable."
+    ),
+    init_model: Path | None = typer.Option(
+        None, "--init-model", help="Fine-tune this saved model instead of starting from scratch."
+    ),
     tokenizer: Path = typer.Option(
         Path("../shared/data/tokenizers/multilingual.tiktoken"), "--tokenizer", help="OpenAI's multilingual.tiktoken."
     ),
@@ -64,14 +70,15 @@ def train_asr(
     mixed_precision: str = typer.Option("no", "--mixed-precision", help="no, bf16 or fp16."),
     no_progress: bool = NO_PROGRESS,
 ) -> None:
-    """Train a Whisper from scratch on Spoken Shapes speech; run again to resume after a stop."""
+    """Train a Whisper on Spoken Shapes speech (from scratch or --init-model); run again to resume after a stop."""
     from soundsight.train.asr import AsrTrainConfig
     from soundsight.train.asr import main as train
 
     log_progress()
     quiet_libraries()
     config = attempt(lambda: AsrTrainConfig(
-        data=data, out=out, tokenizer=tokenizer, context_s=context_s, d_model=d_model, encoder_layers=encoder_layers,
+        data=data, out=out, extra_data=tuple(extra_data), init_model=init_model, tokenizer=tokenizer,
+        context_s=context_s, d_model=d_model, encoder_layers=encoder_layers,
         decoder_layers=decoder_layers, attention_heads=attention_heads, ffn_dim=ffn_dim, steps=steps,
         batch_size=batch_size, learning_rate=learning_rate, warmup_steps=warmup_steps,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, validate_every=validate_every,
@@ -208,6 +215,11 @@ def train_adapter(
     batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
     learning_rate: float = typer.Option(3e-4, "--learning-rate"),
     cosine_weight: float = typer.Option(1.0, "--cosine-weight", help="Loss = MSE + this x (1 - cosine)."),
+    widened_copies: int = typer.Option(
+        1, "--widened-copies", help="Extra copies of each clip as other synthesisers and rooms make it."
+    ),
+    other_sounds: int = typer.Option(4000, "--other-sounds", help="Other sounds for the sound gate (0: no gate)."),
+    gate_steps: int = typer.Option(1500, "--gate-steps"),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     validate_every: int = typer.Option(250, "--validate-every", help="0: only at the end."),
     log_every: int = typer.Option(10, "--log-every"),
@@ -224,6 +236,7 @@ def train_adapter(
     config = attempt(lambda: adapter.AdapterTrainConfig(
         data=data, out=out, asr_model=asr_model, image_model=image_model, width=width, layers=layers, heads=heads,
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, cosine_weight=cosine_weight,
+        widened_copies=widened_copies, other_sounds=other_sounds, gate_steps=gate_steps,
         checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
         device=device, progress=not no_progress,
     ))  # fmt: skip

@@ -81,6 +81,9 @@ _GRAMMAR_WORDS = set(" ".join([*_SIZE_OF_WORD, *_POSITION_OF_PHRASE, *COLORS, *S
 }
 
 
+_CAPTION_WORDS = _GRAMMAR_WORDS - set(" ".join(LEAD_INS).split()) | {"a", "the"}
+
+
 def _explain_mismatch(words: list[str]) -> str:
     """Name the first word that the grammar does not know, guessing what it stands for."""
     for i, word in enumerate(words):
@@ -145,3 +148,26 @@ def caption_scene(scene: Scene, rng: np.random.Generator) -> str:
     background = scene.background if background_first or rng.random() >= P_OMIT_BACKGROUND else None
     spec = CaptionSpec(scene.shape, scene.color, size, position, background)
     return write_caption(spec, rng, background_first=background_first)
+
+
+def snap_caption(text: str) -> str | None:
+    """The Spoken Shapes caption `text` holds, as the grammar writes it; None if it holds none.
+
+    Mends what a general ASR or a person adds around a caption: lead-ins and words outside the
+    grammar ("you and you draw ...", "... please"), "the" for "a" ("on the white background"),
+    "back ground". Only a run of grammar words that parses whole is taken.
+    """
+    words = normalize_text(text).replace("back ground", "background").split()
+    mended = [
+        "a" if w == "the" and i + 1 < len(words) and words[i + 1] in (*_SIZE_OF_WORD, *COLORS, SUBJECT_TOKEN) else w
+        for i, w in enumerate(words)
+    ]
+    kept = [w for w in mended if w in _CAPTION_WORDS]
+    for start in (i for i, w in enumerate(kept) if w == "a"):
+        body = " ".join(kept[start:])
+        try:
+            parse_caption(body)
+        except PromptError:
+            continue
+        return body
+    return None

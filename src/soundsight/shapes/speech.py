@@ -136,7 +136,9 @@ def check_voices(voices: tuple[str, ...] | list[str]) -> None:
             raise SpeechSynthesisError(f"voice {voice!r}: espeak-ng has no variant {variant!r}")
 
 
-def synthesize(text: str, voice: str, *, speed_wpm: int = 160, pitch: int = 50, amplitude: int = 100) -> np.ndarray:
+def synthesize(
+    text: str, voice: str, *, speed_wpm: int = 160, pitch: int = 50, amplitude: int = 100, word_gap: int = 0
+) -> np.ndarray:
     """Return espeak-ng speaking `text`: (T,) float32 in [-1, 1] at 16 kHz."""
     exe = espeak_path()
     with tempfile.TemporaryDirectory(prefix="soundsight-espeak-") as tmp:
@@ -151,6 +153,7 @@ def synthesize(text: str, voice: str, *, speed_wpm: int = 160, pitch: int = 50, 
             str(pitch),
             "-a",
             str(amplitude),
+            *(["-g", str(word_gap)] if word_gap else []),
             "-w",
             str(out),
             "--",

@@ -36,12 +36,14 @@ from soundsight.defaults import SHAPES_PAINT, bundled_asr_dir, bundled_image_mod
 from soundsight.errors import ConfigError
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.files import save_text
-from soundsight.loading import load_adapter, load_asr, load_painter
+from soundsight.loading import load_adapter, load_asr, load_painter, load_sound_gate
 from soundsight.models.audio_adapter import WEIGHTS_NAME, AudioAdapter
+from soundsight.models.sound_gate import GATE_WEIGHTS_NAME, NONE_LABEL, SoundGate, SoundGateConfig, gate_features
 from soundsight.shapes.sounds import read_sounds
 from soundsight.shapes.spec import SAMPLE_RATE
 from soundsight.train.batches import append_log
 from soundsight.train.checkpoints import resume
+from soundsight.train.sound_widening import OTHER_KINDS, other_sound, widen_sound
 from soundsight.train.steps import end_step, update
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,9 @@ class AdapterTrainConfig:
     warmup_steps: int = 100
     cosine_weight: float = 1.0  # loss = MSE + cosine_weight * (1 - cosine similarity)
     max_shift_s: float = 0.5  # augmentation: up to this much silence before the sound
+    widened_copies: int = 1  # more copies of each clip as other synthesisers and rooms make it (sound_widening)
+    other_sounds: int = 4000  # sounds that are none of the classes, for the sound gate (0: no gate)
+    gate_steps: int = 1500
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     validate_every: int = 250
@@ -71,7 +76,7 @@ class AdapterTrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
+        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "gate_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
         if self.learning_rate <= 0:
@@ -89,6 +94,51 @@ def shifted(waveform: np.ndarray, rng: np.random.Generator, max_shift_s: float) 
     must not change what it paints."""
     lead = np.zeros(int(rng.uniform(0, max_shift_s) * SAMPLE_RATE), np.float32)
     return np.concatenate([lead, waveform * np.float32(rng.uniform(0.3, 1.0))])
+
+
+def other_states(count: int, seed: int, asr: WhisperAsr, pool: int, show: bool, desc: str) -> torch.Tensor:
+    """Encoder states of `count` sounds that are none of the classes, every kind in turn."""
+    rng = np.random.default_rng([seed, 2])
+    sounds = [other_sound(OTHER_KINDS[i % len(OTHER_KINDS)], rng) for i in range(count)]
+    return clip_states(sounds, asr, pool, progress=show, desc=desc)
+
+
+def train_gate(
+    config: AdapterTrainConfig, asr: WhisperAsr, pool: int, train_states: torch.Tensor, train_labels: list[str],
+    val_states: torch.Tensor, val_labels: list[str], show: bool,
+) -> tuple[SoundGate, dict[str, float]]:  # fmt: skip
+    """The sound gate on the adapter's own training states plus other sounds; its val accuracy logged."""
+    labels = (*sorted(set(train_labels)), NONE_LABEL)
+    others = other_states(config.other_sounds, config.seed, asr, pool, show, "hear other sounds")
+    val_others = other_states(max(len(val_labels), 60), config.seed + 1, asr, pool, False, "")
+    x = gate_features(torch.cat([train_states, others]))
+    y = torch.tensor([labels.index(label) for label in train_labels] + [len(labels) - 1] * len(others))
+    torch.manual_seed(config.seed)
+    gate = SoundGate(SoundGateConfig(labels, audio_width=train_states.shape[-1]))
+    optimizer = torch.optim.AdamW(gate.parameters(), lr=2e-3, weight_decay=0.01)
+    # classes weighted by their share, so 4,000 others weigh as much as one class's clips
+    weights = 1.0 / torch.bincount(y, minlength=len(labels)).float().clamp(min=1)
+    rng = np.random.default_rng([config.seed, 3])
+    gate.train()
+    for _ in tqdm(range(config.gate_steps), unit="step", desc="sound gate", disable=not show):
+        picked = torch.from_numpy(rng.integers(0, len(y), 512))
+        loss = F.cross_entropy(gate.net(x[picked]), y[picked], weight=weights / weights.mean())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    gate.eval()
+    kept = [label for label, _ in gate.classify(val_states)]
+    refused = [label for label, _ in gate.classify(val_others)]
+    right = float(np.mean([k == v for k, v in zip(kept, val_labels, strict=True)])) if val_labels else 0.0
+    scores = {"val_named_right": right, "other_refused": float(np.mean([r == NONE_LABEL for r in refused]))}
+    logger.info("sound gate: %.1f%% of val sounds named right, %.1f%% of other sounds refused", 100 * right,
+                100 * scores["other_refused"])  # fmt: skip
+    return gate, scores
+
+
+def save_gate(gate: SoundGate, folder: Path) -> None:
+    save_file({k: v.contiguous().cpu() for k, v in gate.state_dict().items()}, str(folder / GATE_WEIGHTS_NAME))
+    gate.config.save(folder)
 
 
 def main(config: AdapterTrainConfig) -> Path:
@@ -123,11 +173,14 @@ def main(config: AdapterTrainConfig) -> Path:
     targets = scene_states(painter, scenes)  # (scenes, S, D)
     target_of = {scene: i for i, scene in enumerate(scenes)}
     pool = adapter_config.time_pool
-    augment = np.random.default_rng([config.seed, 1])  # one shifted, scaled copy per clip, fixed by the seed
-    train_states = clip_states([shifted(c.waveform, augment, config.max_shift_s) for c in train], asr, pool,
-                               progress=show, desc="hear train")  # fmt: skip
+    augment = np.random.default_rng([config.seed, 1])  # shifted, scaled and widened copies, fixed by the seed
+    copies = [shifted(c.waveform, augment, config.max_shift_s) for c in train]
+    for _ in range(config.widened_copies):
+        copies += [shifted(widen_sound(c.waveform, augment), augment, config.max_shift_s) for c in train]
+    train_states = clip_states(copies, asr, pool, progress=show, desc="hear train")
     val_states = clip_states([c.waveform for c in val], asr, pool, progress=show, desc="hear val")
-    train_targets = torch.tensor([target_of[c.scene] for c in train])
+    train_targets = torch.tensor([target_of[c.scene] for c in train] * (1 + config.widened_copies))
+    train_labels = [c.label for c in train] * (1 + config.widened_copies)
     size = sum(p.numel() for p in adapter.parameters())
     logger.info("audio adapter: %d train and %d val sounds, %d scenes, %d parameters, %s -> %s", len(train),
                 len(val), len(scenes), size, audio_name, image_name)  # fmt: skip
@@ -179,6 +232,12 @@ def main(config: AdapterTrainConfig) -> Path:
         save_file({k: v.contiguous().cpu() for k, v in bare.state_dict().items()}, str(final / WEIGHTS_NAME))
         adapter_config.save(final)
         load_adapter(final, device="cpu")  # proves it loads
+        if config.other_sounds:
+            gate, scores = train_gate(config, asr, pool, train_states, train_labels, val_states,
+                                      [c.label for c in val], show)  # fmt: skip
+            append_log(log_file, {"sound_gate": {k: round(v, 4) for k, v in scores.items()}})
+            save_gate(gate, final)
+            load_sound_gate(final)
         logger.info("saved '%s'", final)
     accelerator.wait_for_everyone()
     return final

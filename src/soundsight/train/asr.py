@@ -52,6 +52,8 @@ MAX_LABEL_TOKENS = 48
 @dataclass(frozen=True)
 class AsrTrainConfig:
     data: Path = Path("runs/shapes")  # a `soundsight shapes build` folder
+    extra_data: tuple[Path, ...] = ()  # more train clips in the same layout, e.g. `soundsight shapes voices`
+    init_model: Path | None = None  # start from this saved model (fine-tuning); its processor and shape are kept
     out: Path = Path("runs/asr")  # checkpoints, logs, and the final model in out/model
     tokenizer: Path = Path("../shared/data/tokenizers/multilingual.tiktoken")
     context_s: int = 8  # the audio window; OpenAI's models hear 30 s
@@ -134,12 +136,13 @@ def _labels(texts: list[str], processor: WhisperProcessor) -> np.ndarray:
 
 
 def load_split(
-    data: Path, split: str, processor: WhisperProcessor, cache: Path, progress: bool
+    data: Path, split: str, processor: WhisperProcessor, cache: Path, progress: bool, name: str = ""
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """Log-mel features (N, 80, frames) float16 and labels (N, L) of a split, cached in `cache`."""
+    """Log-mel features (N, 80, frames) float16 and labels (N, L) of a split, cached in `cache` as `name`+split."""
     rows = read_jsonl(data / "speech" / split / "metadata.jsonl")
     extractor = processor.feature_extractor
     key = {"data": str(data.resolve()), "split": split, "rows": len(rows), "frames": extractor.nb_max_frames}
+    split = name + split
     features_file, key_file = cache / f"{split}-features.npy", cache / f"{split}-key.json"
     if features_file.is_file() and key_file.is_file() and json.loads(key_file.read_text()) == key:
         features = np.load(features_file, mmap_mode="r")
@@ -150,13 +153,28 @@ def load_split(
             shape=(len(rows), extractor.feature_size, extractor.nb_max_frames),
         )  # fmt: skip
         for i, row in enumerate(tqdm(rows, unit="clip", desc=f"features {split}", disable=not progress)):
-            waveform = load_audio(data / "speech" / split / row["file_name"])
+            waveform = load_audio(data / "speech" / key["split"] / row["file_name"])
             features[i] = extractor(waveform, sampling_rate=16_000, return_tensors="np").input_features[0]
         features.flush()
         os.replace(cache / f".{split}-features.tmp.npy", features_file)
         key_file.write_text(json.dumps(key))
         features = np.load(features_file, mmap_mode="r")
     return features, _labels([row["text"] for row in rows], processor), rows
+
+
+def _train_clips(
+    config: AsrTrainConfig, processor: WhisperProcessor, cache: Path, progress: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The train split of `data` and of every `extra_data` folder, features and labels stacked."""
+    parts = [
+        load_split(folder, "train", processor, cache, progress, name=f"extra{i}-" if i else "")[:2]
+        for i, folder in enumerate((config.data, *config.extra_data))
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    width = max(labels.shape[1] for _, labels in parts)
+    labels = np.concatenate([np.pad(y, ((0, 0), (0, width - y.shape[1])), constant_values=-100) for _, y in parts])
+    return np.concatenate([np.asarray(x) for x, _ in parts]), labels
 
 
 @torch.no_grad()
@@ -182,10 +200,15 @@ def main(config: AsrTrainConfig) -> Path:
     set_seed(config.seed)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    processor = build_processor(config)
-    train_x, train_y, _ = load_split(
-        config.data, "train", processor, out / "cache", config.progress and accelerator.is_main_process
-    )
+    if config.init_model is not None:
+        from soundsight.loading import load_whisper
+
+        start_from = load_whisper(config.init_model, device="cpu")
+        processor, model = start_from.processor, start_from.model.train()
+    else:
+        processor = build_processor(config)
+        model = build_model(config, processor)
+    train_x, train_y = _train_clips(config, processor, out / "cache", config.progress and accelerator.is_main_process)
     _, _, val_rows = (
         load_split(config.data, "val", processor, out / "cache", False)
         if accelerator.is_main_process
@@ -198,7 +221,6 @@ def main(config: AsrTrainConfig) -> Path:
             f"batch_size {config.batch_size}: must split evenly over {accelerator.num_processes} processes"
         )
 
-    model = build_model(config, processor)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

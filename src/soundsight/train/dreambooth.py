@@ -26,7 +26,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from soundsight.backends.diffusers import DiffusersPainter
-from soundsight.defaults import PAINT_SETTINGS_FILE, default_generate_config
+from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD, default_generate_config, paints_spoken_shapes
 from soundsight.errors import ConfigError
 from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.image_model import paint_prompts
@@ -370,7 +370,9 @@ def main(config: DreamBoothConfig) -> Path:
             saved = save_lora(pipe, config, out)
         else:
             pipe.save_pretrained(out, safe_serialization=True)
-            paint_with = {"steps": settings.steps, "guidance": settings.guidance}  # the base model's, not SD's
+            paint_with: dict[str, object] = {"steps": settings.steps, "guidance": settings.guidance}  # the base's
+            if paints_spoken_shapes(config.pretrained_model):
+                paint_with["world"] = SHAPES_WORLD
             save_text(json.dumps(paint_with) + "\n", out / PAINT_SETTINGS_FILE, overwrite=True)
             saved = out
         logger.info("saved '%s'", saved)
