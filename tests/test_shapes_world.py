@@ -10,13 +10,22 @@ from typer.testing import CliRunner
 
 from soundsight.backends.shapes_world import RETRY_SEED_STRIDE, ShapesWorldPainter, keeps_world_rule
 from soundsight.cli import app
-from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD, bundled_image_model_dir, paints_spoken_shapes
+from soundsight.defaults import (
+    PAINT_SETTINGS_FILE,
+    SHAPES_WORLD,
+    bundled_asr_dir,
+    bundled_image_model_dir,
+    paints_spoken_shapes,
+)
 from soundsight.errors import PromptError
 from soundsight.generate import GenerateConfig
 from soundsight.prompt import PromptConfig, build_prompt, typed_prompt
 from soundsight.shapes.captions import snap_caption
 from soundsight.shapes.spec import PALETTE
 
+from .conftest import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
 REFUSAL = ("is not a Spoken Shapes caption, and the bundled image model paints only those: name a real model with "
            "--image-model, or pass --any-prompt to paint it anyway")  # fmt: skip
 
@@ -99,3 +108,15 @@ def test_a_picture_that_breaks_the_world_rule_is_painted_again_from_a_seed_furth
     assert painter.name == "rule-breaker"  # the rest is the inner painter's
     again = ShapesWorldPainter(RuleBreaker()).paint(["a red square"] * 2, GenerateConfig(), [4, 7])
     assert np.array_equal(images, again)  # one seed, one picture
+
+
+def test_speak_with_the_defaults_refuses_peoples_words_and_goes_on_to_paint_the_caption(tmp_path: Path) -> None:
+    person, example = SHARED_DATA / "speech" / "en_goforward.wav", ROOT / "examples" / "red-star.wav"
+    result = CliRunner().invoke(app, ["speak", str(person), str(example), "-o", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()  # Moonshine heard the person: their words, refused for this model
+    assert line.startswith(f"error: '{person}': 'Go forward") and line.endswith(REFUSAL)
+    meta = json.loads((tmp_path / "red-star-0.json").read_text())
+    assert meta["prompt"] == "a small red star on the left on a blue background"
+    assert meta["asr_model"] == str(bundled_asr_dir())  # our Whisper heard the caption
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["red-star-0.png"]

@@ -25,7 +25,7 @@ from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
 from soundsight.defaults import default_asr_model, default_generate_config, default_image_model, paints_spoken_shapes
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
 from soundsight.generate import GenerateConfig, Painter, check_painter, generate
-from soundsight.loading import MOONSHINE, load_asr, load_painter
+from soundsight.loading import AUTO_ASR, MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
@@ -122,7 +122,8 @@ def _label(name: str) -> str:
 def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
     """(label, model name) pairs the page offers: the app's ASR model, then Moonshine for real voices."""
     default = config.asr_model or default_asr_model()
-    choices = [(f"{_label(default)} (default)", default)]
+    shown = "auto: our Spoken Shapes Whisper, Moonshine for other speech" if default == AUTO_ASR else _label(default)
+    choices = [(f"{shown} (default)", default)]
     if default != MOONSHINE and find_spec("moonshine_voice") is not None:
         choices.append(("moonshine (English, offline, real voices)", MOONSHINE))
     return choices

@@ -52,12 +52,13 @@ def shapes_voices(
     seed: int = typer.Option(1, "--seed"),
     workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
     no_sam: bool = typer.Option(False, "--no-sam", help="Leave SAM out even where sam-js is installed."),
+    no_pico: bool = typer.Option(False, "--no-pico", help="Leave SVOX Pico out even where ttspico is installed."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
-    """Speak train captions in voices wider than the spec's (warped, re-excited, SAM) for `train asr --extra-data`."""
+    """Speak train captions in voices wider than the spec's (warped, re-excited, Pico, SAM) for `train asr`."""
     from soundsight.train.voices import VoicesConfig, build_voices
 
-    config = attempt(lambda: VoicesConfig(out, clips, seed, workers, not no_sam, not no_progress))
+    config = attempt(lambda: VoicesConfig(out, clips, seed, workers, not no_sam, not no_pico, not no_progress))
     folder, written, failures = attempt(lambda: build_voices(config))
     typer.echo(f"built '{folder}': {written} clips made, {config.clips - written - len(failures)} already there")
     for failure in failures:

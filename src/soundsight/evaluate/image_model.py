@@ -14,13 +14,13 @@ from tqdm.auto import tqdm
 
 from soundsight.asr import AsrBackend, check_asr_options, transcribe
 from soundsight.audio import check_speech, load_audio
-from soundsight.defaults import SHAPES_PAINT
+from soundsight.defaults import SHAPES_PAINT, paints_spoken_shapes
 from soundsight.errors import ConfigError, SoundSightError
 from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.shapes import CaptionedImage, ShapesScores, score_images
 from soundsight.files import read_jsonl, save_jsonl, save_png
 from soundsight.generate import GenerateConfig, Painter, check_painter, to_uint8
-from soundsight.prompt import build_prompt
+from soundsight.prompt import PromptConfig, build_prompt
 
 BATCH_SIZE = 50
 
@@ -108,6 +108,7 @@ def evaluate_loop(
 ) -> tuple[ShapesScores, list[LoopItem], np.ndarray]:
     """Every clip of DIR/speech/{split}: transcribe, build the prompt, paint, and score against the caption."""
     check_asr_options(asr, language="en")  # once: a refusal is not a clip heard wrong
+    prompt_config = PromptConfig(shapes_only=paints_spoken_shapes(painter.name))  # as `speak` builds it
     rows = split_rows(data, "speech", split)[:limit]
     items = []
     for row in tqdm(rows, unit="clip", desc="transcribe", disable=not progress):
@@ -116,7 +117,7 @@ def evaluate_loop(
             waveform = load_audio(clip)
             check_speech(waveform, f"'{clip}'")
             text = transcribe(waveform, asr, language="en").text
-            prompt = build_prompt(text).text
+            prompt = build_prompt(text, prompt_config).text
         except SoundSightError:
             text, prompt = "", ""
         items.append(LoopItem(str(row["file_name"]), str(row["caption"]), text, prompt))

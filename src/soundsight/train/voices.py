@@ -6,6 +6,8 @@ hears espeak-ng and little else, so this adds clips whose voices no espeak-ng se
 - espeak-ng's training voices, then vocal-tract warping (formants, pitch and tempo moved together),
   an LPC vocoder re-exciting the spectral envelope with a new pitch contour (buzzy, monotone or
   breathy voices), room-free EQ, telephone and low-pass bands, 8 kHz mu-law, noise and rooms;
+- SVOX Pico (an HMM synthesiser, Apache 2.0; `pip install ttspico`), its US and British voices at
+  random speed and pitch, through the same chain;
 - SAM, the Software Automatic Mouth (a 1982 formant synthesiser; `npm install -g sam-js`), with its
   speed, pitch, mouth and throat drawn at random, through the same chain.
 
@@ -21,6 +23,8 @@ import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +81,19 @@ class VoiceRecipe:
     seed: int
 
 
-def plan_voice(seed: int, index: int, sam: bool) -> VoiceRecipe:
-    """Clip `index` of a widened set seeded with `seed`; SAM voices only where `sam` is set."""
+PICO_VOICES = ("en-US", "en-GB")
+
+
+def plan_voice(seed: int, index: int, sam: bool, pico: bool = False) -> VoiceRecipe:
+    """Clip `index` of a widened set seeded with `seed`; SAM and Pico voices only where `sam` and `pico` are set."""
     item = plan_item(seed + CAPTION_SEED_OFFSET, "train", index)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7, index]))
-    source = "sam" if sam and rng.random() < 0.1 else "espeak"
-    if source == "sam":
+    draw = rng.random()
+    source = "sam" if sam and draw < 0.1 else "pico" if pico and draw < 0.55 else "espeak"
+    if source == "pico":
+        voice, speed, pitch = f"pico-{rng.choice(PICO_VOICES)}", int(rng.integers(70, 181)), int(rng.integers(60, 161))
+        mouth, throat, gap = 0, 0, 0
+    elif source == "sam":
         voice, speed, pitch = "sam", int(rng.integers(55, 95)), int(rng.integers(40, 110))
         mouth, throat, gap = int(rng.integers(90, 200)), int(rng.integers(90, 200)), 0
     else:
@@ -134,6 +145,29 @@ def synthesize_sam(text: str, speed: int, pitch: int, mouth: int, throat: int, m
         raise SpeechSynthesisError(f"SAM could not speak {text!r}: {result.stderr.decode(errors='replace').strip()}")
     pcm = (np.frombuffer(result.stdout, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     return np.asarray(soxr.resample(pcm, SAM_RATE, SAMPLE_RATE), dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def _pico_engine(language: str) -> Any:
+    import ttspico
+
+    return ttspico.TtsEngine(language)
+
+
+def pico_installed() -> bool:
+    return find_spec("ttspico") is not None
+
+
+def synthesize_pico(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
+    """SVOX Pico speaking `text` in `voice` ("pico-en-US" or "pico-en-GB"): (T,) float32 at 16 kHz."""
+    if not pico_installed():
+        raise SpeechSynthesisError("Pico voice: ttspico is not installed (pip install ttspico)")
+    engine = _pico_engine(voice.removeprefix("pico-"))
+    engine.rate, engine.pitch = speed, pitch
+    pcm = engine.speak(text)
+    if not pcm:
+        raise SpeechSynthesisError(f"Pico could not speak {text!r}")
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0  # Pico speaks at 16 kHz
 
 
 def warp_voice(x: np.ndarray, factor: float) -> np.ndarray:
@@ -208,7 +242,9 @@ def mulaw_8k(x: np.ndarray) -> np.ndarray:
 def render_voice(recipe: VoiceRecipe, sam_js: str | None = None) -> np.ndarray:
     """The clip `recipe` describes: (T,) float32 in [-1, 1] at 16 kHz."""
     rng = np.random.default_rng(recipe.seed)
-    if recipe.source == "sam":
+    if recipe.source == "pico":
+        x = synthesize_pico(recipe.text, recipe.voice, recipe.speed, recipe.pitch)
+    elif recipe.source == "sam":
         if sam_js is None:
             raise SpeechSynthesisError("SAM voice: sam-js not found (npm install -g sam-js)")
         x = synthesize_sam(recipe.text, recipe.speed, recipe.pitch, recipe.mouth, recipe.throat, sam_js)
@@ -241,6 +277,7 @@ class VoicesConfig:
     seed: int = 1
     workers: int = 0  # 0: one per core
     sam: bool = True  # use SAM where sam-js is installed
+    pico: bool = True  # use SVOX Pico where ttspico is installed
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -248,9 +285,9 @@ class VoicesConfig:
             raise ConfigError(f"clips {self.clips}: must be positive")
 
 
-def _make_clip(args: tuple[int, int, bool, str | None, str]) -> tuple[int, dict[str, Any] | str]:
-    seed, index, sam, sam_js, folder = args
-    recipe = plan_voice(seed, index, sam)
+def _make_clip(args: tuple[int, int, bool, str | None, str, bool]) -> tuple[int, dict[str, Any] | str]:
+    seed, index, sam, sam_js, folder, pico = args
+    recipe = plan_voice(seed, index, sam, pico)
     try:
         waveform = render_voice(recipe, sam_js)
     except SpeechSynthesisError as error:
@@ -268,7 +305,8 @@ def build_voices(config: VoicesConfig) -> tuple[Path, int, list[str]]:
     folder.mkdir(parents=True, exist_ok=True)
     settings_file = config.out / "voices.json"
     sam_js = sam_module() if config.sam else None
-    settings = {"seed": config.seed, "sam": sam_js is not None}
+    pico = config.pico and pico_installed()
+    settings = {"seed": config.seed, "sam": sam_js is not None, "pico": pico}
     if settings_file.is_file() and json.loads(settings_file.read_text()) != settings:
         raise ConfigError(f"'{config.out}': holds widened voices made with {settings_file.read_text().strip()}")
     settings_file.write_text(json.dumps(settings) + "\n")
@@ -282,7 +320,7 @@ def build_voices(config: VoicesConfig) -> tuple[Path, int, list[str]]:
         tqdm(total=config.clips, initial=config.clips - len(todo), unit="clip", desc="voices",
              disable=not config.progress) as bar,
     ):  # fmt: skip
-        jobs = [(config.seed, i, sam_js is not None, sam_js, str(folder)) for i in todo]
+        jobs = [(config.seed, i, sam_js is not None, sam_js, str(folder), pico) for i in todo]
         for index, result in pool.map(_make_clip, jobs, chunksize=16):
             if isinstance(result, str):
                 failures.append(f"clip {index}: {result}")
