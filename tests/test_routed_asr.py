@@ -1,4 +1,4 @@
-"""The default ASR: our Spoken Shapes Whisper when a caption was said, Moonshine for anything else."""
+"""`--asr-model auto`: our Spoken Shapes Whisper when a caption was said, Moonshine for anything else."""
 
 from dataclasses import dataclass
 
@@ -39,7 +39,7 @@ def test_the_world_model_is_kept_only_when_both_heard_the_same_caption() -> None
     assert disagreement("", "anything") == 1.0
 
 
-def test_the_default_is_our_whisper_and_moonshine_both_offline() -> None:
+def test_auto_is_our_whisper_and_moonshine_both_offline() -> None:
     asr = load_asr("auto", device="cpu")
     assert isinstance(asr, RoutedAsr) and asr.general.name == "moonshine-tiny-en"
     assert asr.capabilities == AsrCapabilities(("en",), translate=False, timestamps=False)

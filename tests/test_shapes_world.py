@@ -110,9 +110,10 @@ def test_a_picture_that_breaks_the_world_rule_is_painted_again_from_a_seed_furth
     assert np.array_equal(images, again)  # one seed, one picture
 
 
-def test_speak_with_the_defaults_refuses_peoples_words_and_goes_on_to_paint_the_caption(tmp_path: Path) -> None:
+def test_speak_with_auto_refuses_peoples_words_and_goes_on_to_paint_the_caption(tmp_path: Path) -> None:
     person, example = SHARED_DATA / "speech" / "en_goforward.wav", ROOT / "examples" / "red-star.wav"
-    result = CliRunner().invoke(app, ["speak", str(person), str(example), "-o", str(tmp_path), "--no-progress"])
+    args = ["speak", str(person), str(example), "-o", str(tmp_path), "--asr-model", "auto", "--no-progress"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()  # Moonshine heard the person: their words, refused for this model
     assert line.startswith(f"error: '{person}': 'Go forward") and line.endswith(REFUSAL)

@@ -126,6 +126,8 @@ def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
     choices = [(f"{shown} (default)", default)]
     if default != MOONSHINE and find_spec("moonshine_voice") is not None:
         choices.append(("moonshine (English, offline, real voices)", MOONSHINE))
+        if default != AUTO_ASR:
+            choices.append(("auto: our Spoken Shapes Whisper, Moonshine for other speech", AUTO_ASR))
     return choices
 
 
