@@ -327,6 +327,7 @@ def test_bad_uploads_get_a_message_and_the_app_serves_on(page: Any, tmp_path: Pa
     from playwright.sync_api import expect
 
     upload(page, JFK)  # still serving: one click now transcribes and paints
+    page.locator("#any_prompt input").check()  # people's words, painted by the bundled model because asked
     page.click("#speak")
     expect(page.locator("#transcript textarea")).to_have_value(re.compile("do for your country"))
     expect(page.locator("#gallery img").first).to_have_attribute("src", SERVED)
