@@ -207,15 +207,24 @@ def add_reverb(waveform: np.ndarray, rt60_s: float, wet: float, rng: np.random.G
 def degrade(waveform: np.ndarray, settings: SpeechSettings) -> np.ndarray:
     """Apply the settings' reverberation, noise at its SNR, then gain to a clean (T,) waveform."""
     rng = np.random.default_rng(settings.seed)
+    return room_noise_gain(waveform, settings.reverb_rt60_s, settings.reverb_wet, settings.snr_db, settings.noise,
+                           settings.peak, rng)  # fmt: skip
+
+
+def room_noise_gain(
+    waveform: np.ndarray, rt60_s: float | None, wet: float, snr_db: float | None, noise: str, peak: float,
+    rng: np.random.Generator,
+) -> np.ndarray:  # fmt: skip
+    """Reverberation (None: dry), `noise` at `snr_db` (None: clean), then gain to `peak`, clipped to [-1, 1]."""
     x: np.ndarray = waveform.astype(np.float32)
-    if settings.reverb_rt60_s is not None:
-        x = add_reverb(x, settings.reverb_rt60_s, settings.reverb_wet, rng)
-    if settings.snr_db is not None:
-        noise_power = active_power(x) / 10 ** (settings.snr_db / 10)
-        x = x + make_noise(settings.noise, len(x), rng) * np.float32(np.sqrt(noise_power))
-    peak = float(np.abs(x).max())
-    if peak > 0:
-        x = x * np.float32(settings.peak / peak)
+    if rt60_s is not None:
+        x = add_reverb(x, rt60_s, wet, rng)
+    if snr_db is not None:
+        noise_power = active_power(x) / 10 ** (snr_db / 10)
+        x = x + make_noise(noise, len(x), rng) * np.float32(np.sqrt(noise_power))
+    loudest = float(np.abs(x).max())
+    if loudest > 0:
+        x = x * np.float32(peak / loudest)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 

@@ -38,7 +38,7 @@ from soundsight.errors import ConfigError, SpeechSynthesisError
 from soundsight.files import read_jsonl, save_wav
 from soundsight.shapes.plan import plan_item
 from soundsight.shapes.spec import SAMPLE_RATE
-from soundsight.shapes.speech import TRAIN_VOICES, active_power, add_reverb, make_noise, synthesize
+from soundsight.shapes.speech import TRAIN_VOICES, room_noise_gain, synthesize
 
 SAM_MODULE = "sam-js"
 SAM_RATE = 22_050
@@ -261,13 +261,7 @@ def render_voice(recipe: VoiceRecipe, sam_js: str | None = None) -> np.ndarray:
         x = sosfilt(butter(6, recipe.lowpass_hz, "lowpass", fs=SAMPLE_RATE, output="sos"), x).astype(np.float32)
     if recipe.mulaw:
         x = mulaw_8k(x / (np.abs(x).max() + 1e-9))
-    if recipe.reverb_rt60_s is not None:
-        x = add_reverb(x, recipe.reverb_rt60_s, recipe.reverb_wet, rng)
-    if recipe.snr_db is not None:
-        noise_power = active_power(x) / 10 ** (recipe.snr_db / 10)
-        x = x + make_noise(recipe.noise, len(x), rng) * np.float32(np.sqrt(noise_power))
-    peak = float(np.abs(x).max())
-    return np.clip(x * np.float32(recipe.peak / peak) if peak > 0 else x, -1, 1).astype(np.float32)
+    return room_noise_gain(x, recipe.reverb_rt60_s, recipe.reverb_wet, recipe.snr_db, recipe.noise, recipe.peak, rng)
 
 
 @dataclass(frozen=True)
