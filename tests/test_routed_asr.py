@@ -1,19 +1,35 @@
-"""`--asr-model auto`: our Spoken Shapes Whisper when a caption was said, Moonshine for anything else."""
+"""`--asr-model auto`: the caption said when one was (searched with both models' scores), else Moonshine's words."""
 
 from dataclasses import dataclass
 
+import jiwer
 import numpy as np
+import pytest
 
-from soundsight.asr import AsrCapabilities, TranscribeOptions, Transcript, check_asr_options
-from soundsight.backends.routed import RoutedAsr, disagreement
+from soundsight.asr import AsrCapabilities, TextScorer, TranscribeOptions, Transcript, check_asr_options, transcribe
+from soundsight.audio import SAMPLE_RATE, load_audio, trim_silence
+from soundsight.backends.routed import RoutedAsr
 from soundsight.errors import AudioError
 from soundsight.loading import load_asr
+from soundsight.shapes.captions import normalize_text
+from soundsight.shapes.spec import TEST_VOICES
+from soundsight.shapes.speech import synthesize
+
+from .conftest import SHARED_DATA
+
+CAPTION = "can you draw a small blue triangle at the bottom on a white background"
 
 
 @dataclass
-class Hears:
+class Listens:
+    """A model that transcribes `text` and scores texts by how far they are from `said` (`sure`: nats a word)."""
+
     text: str | None  # None: hears no speech
+    said: str
     name: str
+    sure: float = 10.0
+    of_said: float = -1.0  # the log-likelihood of the words said
+    scores: bool = True
     capabilities: AsrCapabilities = AsrCapabilities(("en",))
 
     def transcribe(self, waveform: np.ndarray, options: TranscribeOptions) -> Transcript:
@@ -21,26 +37,81 @@ class Hears:
             raise AudioError("no speech found")
         return Transcript(self.text, "en", options.task, self.name)
 
+    def text_scorer(self, waveform: np.ndarray) -> TextScorer | None:
+        if not self.scores:
+            return None
+        said, words = normalize_text(self.said), len(self.said.split())
+        return lambda texts: [-self.sure * words * jiwer.wer(said, normalize_text(t)) + self.of_said for t in texts]
 
-def routed(world: str | None, general: str) -> Transcript:
-    return RoutedAsr(Hears(world, "world"), Hears(general, "general"), "auto").transcribe(
-        np.zeros(16000, np.float32), TranscribeOptions()
-    )
+
+def routed(world: Listens, general: Listens) -> Transcript:
+    return RoutedAsr(world, general, "auto").transcribe(np.zeros(16000, np.float32), TranscribeOptions())
 
 
-def test_the_world_model_is_kept_only_when_both_heard_the_same_caption() -> None:
-    said = "can you draw a small blue triangle at the bottom on a white background"
+def test_a_caption_neither_model_heard_whole_is_found_between_them() -> None:
+    world = Listens("make a big yellow star in the middle on a blue background", CAPTION, "world", sure=0.5)
+    general = Listens("You And you draw a small blue triangle at the bottom on the white background?", CAPTION,
+                      "general")  # fmt: skip
+    assert routed(world, general) == Transcript(CAPTION, "en", "transcribe", "world")
+
+
+def test_what_a_person_says_outside_the_grammar_comes_out_as_said() -> None:
+    said = "And so my fellow Americans, ask not what your country can do for you"
+    world = Listens("a big red star on a blue background", said, "world")
+    assert routed(world, Listens(said, said, "general")) == Transcript(said, "en", "transcribe", "general")
+    assert routed(Listens(None, said, "world"), Listens("go forward", "go forward", "general")).text == "go forward"
+
+
+def test_our_whisper_sure_of_a_caption_is_not_enough() -> None:
+    sure = Listens("a red square", "a red square", "world", sure=50.0)  # it forces "front left" into a caption
+    assert routed(sure, Listens("Front left.", "Front left.", "general")).text == "Front left."
+    garbled = Listens("Dollar and back round.", "draw a red circle", "general")  # mistypes what it finds likely
+    misheard = Listens("a red square", "draw a red circle", "world")
+    assert routed(misheard, garbled).text == "draw a red circle"
+
+
+def test_audio_the_scorers_cannot_take_keeps_the_general_transcript() -> None:
+    world = Listens(CAPTION, CAPTION, "world", scores=False)
     loose = "You And you draw a small blue triangle at the bottom on the white background?"
-    assert disagreement(said, loose) <= 0.5
-    assert routed(said, loose) == Transcript(said, "en", "transcribe", "world")
-    person = "And so my fellow Americans, ask not what your country can do for you"
-    assert routed("a big red star on a blue background", person).model == "general"
-    assert routed(None, "go forward ten meters").text == "go forward ten meters"
-    assert disagreement("", "anything") == 1.0
+    assert routed(world, Listens(loose, CAPTION, "general")).text == loose
 
 
-def test_auto_is_our_whisper_and_moonshine_both_offline() -> None:
+@pytest.fixture(scope="module")
+def auto() -> RoutedAsr:
     asr = load_asr("auto", device="cpu")
-    assert isinstance(asr, RoutedAsr) and asr.general.name == "moonshine-tiny-en"
-    assert asr.capabilities == AsrCapabilities(("en",), translate=False, timestamps=False)
-    check_asr_options(asr, language="EN")
+    assert isinstance(asr, RoutedAsr)
+    return asr
+
+
+def test_auto_is_our_whisper_and_moonshine_both_offline(auto: RoutedAsr) -> None:
+    assert auto.general.name == "moonshine-tiny-en"
+    assert auto.capabilities == AsrCapabilities(("en",), translate=False, timestamps=False)
+    check_asr_options(auto, language="EN")
+
+
+def test_moonshine_scores_what_was_said_above_what_was_not(auto: RoutedAsr) -> None:
+    score = auto.general.text_scorer(load_audio(SHARED_DATA / "speech" / "en_goforward.wav"))
+    assert score is not None
+    said, other, caption = score(["Go forward ten meters.", "Go backward two meters.", "A red circle."])
+    assert said > other > caption
+    assert said > -5.0
+
+
+def test_auto_hears_a_person_and_a_caption(auto: RoutedAsr) -> None:
+    person = transcribe(load_audio(SHARED_DATA / "speech" / "en_goforward.wav"), auto)
+    assert (normalize_text(person.text), person.model) == ("go forward ten meters", "moonshine-tiny-en")
+    said = "draw a big blue star in the middle on a white background"
+    spoken = synthesize(said, TEST_VOICES[0], speed_wpm=150)
+    late = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), spoken, np.zeros(SAMPLE_RATE // 2, np.float32)])
+    caption = transcribe(late, auto, language="en")  # half a second of silence first: trimmed
+    assert (caption.text, caption.model) == (said, auto.world.name)
+
+
+def test_trim_silence_keeps_the_sound_and_a_little_of_each_end() -> None:
+    tone = np.sin(np.arange(SAMPLE_RATE) / 5).astype(np.float32)
+    padded = np.concatenate([np.zeros(SAMPLE_RATE, np.float32), tone, np.zeros(SAMPLE_RATE, np.float32)])
+    trimmed = trim_silence(padded)
+    assert len(trimmed) == int(0.02 * SAMPLE_RATE) + len(tone) + int(0.2 * SAMPLE_RATE)
+    assert np.array_equal(trimmed[int(0.02 * SAMPLE_RATE) :][: len(tone)], tone)
+    noisy = padded + np.random.default_rng(0).normal(0, 0.1, len(padded)).astype(np.float32)
+    assert len(trim_silence(noisy)) == len(noisy)  # no frame is silent: nothing is cut

@@ -105,7 +105,7 @@ def test_translate_on_a_model_that_cannot_is_one_line_naming_no_server_folder() 
     with pytest.raises(ConfigError) as refused:
         hear(str(JFK), default_asr_model(), translate=True, config=AppConfig())
     assert str(refused.value) == (
-        "speech model 'whisper_shapes' cannot translate: untick Translate to English or choose another speech model"
+        "speech model 'auto' cannot translate: untick Translate to English or choose another speech model"
     )
     heard = hear(str(JFK), default_asr_model(), translate=False, config=AppConfig())
     assert heard.task == "transcribe" and heard.text

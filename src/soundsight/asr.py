@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from soundsight.errors import ConfigError
 
+TextScorer = Callable[[list[str]], list[float]]  # texts -> log-likelihood (nats) of each said in one clip
 TASKS = ("transcribe", "translate")
 NO_SPEECH_THRESHOLD = 0.6  # Whisper's own default for skipping a window as silence
 

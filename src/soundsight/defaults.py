@@ -10,6 +10,7 @@ from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig
 
 HUB_ASR_MODEL = "openai/whisper-small"
+AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
 PAINT_SETTINGS_FILE = "soundsight_paint.json"  # {"steps": N, "guidance": G, "world"?}: how a folder paints
@@ -42,12 +43,9 @@ def bundled_adapter_dir() -> Path:
 
 
 def default_asr_model() -> str:
-    """Our Spoken Shapes Whisper shipped in the package (offline), else OpenAI's whisper-small.
-
-    Not yet "auto" (it and Moonshine together): on the spec's espeak-ng test voices Moonshine mishears
-    most clips and the two disagree, so auto hears them at 47.0% WER against our Whisper's 0.7%."""
-    bundled = bundled_asr_dir()
-    return str(bundled) if (bundled / "model.safetensors").is_file() else HUB_ASR_MODEL
+    """ "auto" when our Spoken Shapes Whisper is shipped in the package (offline: it and Moonshine together,
+    backends/routed.py: captions in any voice, people's words as said), else OpenAI's whisper-small."""
+    return AUTO_ASR if (bundled_asr_dir() / "model.safetensors").is_file() else HUB_ASR_MODEL
 
 
 def default_image_model() -> str:

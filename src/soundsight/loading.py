@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from soundsight.asr import AsrBackend, AsrCapabilities
 from soundsight.defaults import (
     ASR_SETTINGS_FILE,
+    AUTO_ASR,
     bundled_adapter_dir,
     bundled_shape_classifier_dir,
     paints_spoken_shapes,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, PreTrainedModel
 
+    from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.models.sound_gate import SoundGate
@@ -42,7 +44,6 @@ T = TypeVar("T")
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 MOONSHINE = "moonshine"  # the name that picks Moonshine, as --asr-model moonshine
-AUTO_ASR = "auto"  # the default: our Spoken Shapes Whisper for captions, Moonshine for any other speech
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "float3
     return WhisperAsr(model.to(target).eval(), processor, str(name), capabilities)
 
 
-def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
+def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "float32") -> MoonshineAsr:
     """Return Moonshine tiny English from the installed wheel (it runs on the CPU in its own runtime)."""
     try:
         from moonshine_voice import ModelArch, Transcriber, get_model_path
@@ -247,7 +248,27 @@ def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype:
         ) from e
     from soundsight.backends.moonshine import MoonshineAsr
 
-    return MoonshineAsr(Transcriber(get_model_path("tiny-en"), ModelArch.TINY))
+    folder = Path(get_model_path("tiny-en"))
+    return MoonshineAsr(Transcriber(str(folder), ModelArch.TINY), load_moonshine_scorer(folder))
+
+
+def load_moonshine_scorer(folder: Path) -> MoonshineScorer:
+    """Moonshine's ONNX encoder and decoder from the wheel's model folder, run by onnxruntime on the CPU."""
+    import onnxruntime
+
+    from soundsight.backends.moonshine import MoonshineScorer, PieceTokenizer, read_vocabulary
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # its warnings about unused initialisers are no news to users
+
+    def session(name: str) -> Any:
+        return onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
+
+    decoder = session("decoder_model_merged.ort")
+    past = [i for i in decoder.get_inputs() if i.name.startswith("past_key_values.")]
+    _, heads, _, head_dim = past[0].shape
+    tokenizer = PieceTokenizer(read_vocabulary(folder / "tokenizer.bin"))
+    return MoonshineScorer(session("encoder_model.ort"), decoder, tokenizer, len(past) // 4, heads, head_dim)
 
 
 def load_auto_asr(name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:

@@ -22,10 +22,17 @@ from gradio.utils import get_upload_folder
 from soundsight.adapter import check_sound
 from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
-from soundsight.defaults import default_asr_model, default_generate_config, default_image_model, paints_spoken_shapes
+from soundsight.defaults import (
+    AUTO_ASR,
+    bundled_asr_dir,
+    default_asr_model,
+    default_generate_config,
+    default_image_model,
+    paints_spoken_shapes,
+)
 from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
 from soundsight.generate import GenerateConfig, Painter, check_painter, generate
-from soundsight.loading import AUTO_ASR, MOONSHINE, load_asr, load_painter
+from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
@@ -119,16 +126,19 @@ def _label(name: str) -> str:
     return Path(name).name if Path(name).exists() else name
 
 
+AUTO_LABEL = "auto: Spoken Shapes captions in any voice, Moonshine for other speech"
+
+
 def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
-    """(label, model name) pairs the page offers: the app's ASR model, then Moonshine for real voices."""
+    """(label, model name) pairs the page offers: the app's ASR model, then the others offline."""
     default = config.asr_model or default_asr_model()
-    shown = "auto: our Spoken Shapes Whisper, Moonshine for other speech" if default == AUTO_ASR else _label(default)
-    choices = [(f"{shown} (default)", default)]
-    if default != MOONSHINE and find_spec("moonshine_voice") is not None:
-        choices.append(("moonshine (English, offline, real voices)", MOONSHINE))
-        if default != AUTO_ASR:
-            choices.append(("auto: our Spoken Shapes Whisper, Moonshine for other speech", AUTO_ASR))
-    return choices
+    choices = [(f"{AUTO_LABEL if default == AUTO_ASR else _label(default)} (default)", default)]
+    if find_spec("moonshine_voice") is None:
+        return choices
+    offered = [(AUTO_LABEL, AUTO_ASR), ("moonshine (English, offline, real voices)", MOONSHINE)]
+    if (bundled_asr_dir() / "model.safetensors").is_file():
+        offered.append((f"{bundled_asr_dir().name} (Spoken Shapes captions only)", str(bundled_asr_dir())))
+    return choices + [(label, name) for label, name in offered if name != default]
 
 
 def image_choices(config: AppConfig) -> list[tuple[str, str]]:

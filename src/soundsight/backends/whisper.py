@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-from soundsight.asr import AsrCapabilities, Segment, TranscribeOptions, Transcript
+from soundsight.asr import AsrCapabilities, Segment, TextScorer, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
 from soundsight.errors import AudioError
 
@@ -68,6 +68,32 @@ class WhisperAsr:
         else:
             text, segments = tokenizer.decode(ids[0], skip_special_tokens=True), ()
         return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob, segments)
+
+    def text_scorer(self, waveform: np.ndarray) -> TextScorer | None:
+        """How likely this Whisper finds each text (natural log, end of text included) said in `waveform`,
+        decoded as it transcribes English; None for audio longer than one window."""
+        if len(waveform) > self.context_s * SAMPLE_RATE:
+            return None
+        features, _ = self._features(waveform)
+        with torch.no_grad():
+            states = self.model.get_encoder()(features).last_hidden_state
+        return lambda texts: self._log_likelihoods(states, texts)
+
+    @torch.no_grad()
+    def _log_likelihoods(self, states: torch.Tensor, texts: list[str]) -> list[float]:
+        tokenizer = self.processor.tokenizer
+        if self.multilingual:
+            tokenizer.set_prefix_tokens(language="en", task="transcribe", predict_timestamps=False)
+        rows = [tokenizer(" " + text.strip()).input_ids for text in texts]  # Whisper's text starts with a space
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), tokenizer.eos_token_id, dtype=torch.long, device=states.device)
+        mask = torch.zeros_like(ids)
+        for k, row in enumerate(rows):
+            ids[k, : len(row)], mask[k, : len(row)] = torch.tensor(row), 1
+        logits = self.model(encoder_outputs=(states.expand(len(rows), -1, -1),), decoder_input_ids=ids[:, :-1],
+                            decoder_attention_mask=mask[:, :-1]).logits  # fmt: skip
+        picked = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
+        return (picked * mask[:, 1:]).sum(1).tolist()
 
     def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, n_mels, frames) features; audio longer than the context keeps its full length."""

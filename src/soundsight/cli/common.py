@@ -27,7 +27,10 @@ T = TypeVar("T")
 
 # Options shared by several commands (one name for one thing across commands).
 ASR_MODEL = typer.Option(
-    None, "--asr-model", help="Whisper: a Hub id or a local folder, or moonshine \\[default: our Spoken Shapes Whisper]"
+    None,
+    "--asr-model",
+    help="Whisper: a Hub id or a local folder; moonshine; or auto (Spoken Shapes captions in any voice, other "
+    "speech as said, by our Whisper and Moonshine together) \\[default: auto]",
 )
 IMAGE_MODEL = typer.Option(
     None, "--image-model", help="Stable Diffusion: a Hub id or a local folder \\[default: our Spoken Shapes model]."
