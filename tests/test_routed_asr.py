@@ -70,6 +70,11 @@ def test_our_whisper_sure_of_a_caption_is_not_enough() -> None:
     assert routed(misheard, garbled).text == "draw a red circle"
 
 
+def test_a_caption_moonshine_found_no_words_for_is_weighed_against_saying_nothing() -> None:
+    world = Listens("draw a red circle", "draw a red circle", "world")
+    assert routed(world, Listens("", "draw a red circle", "general")).text == "draw a red circle"
+
+
 def test_audio_the_scorers_cannot_take_keeps_the_general_transcript() -> None:
     world = Listens(CAPTION, CAPTION, "world", scores=False)
     loose = "You And you draw a small blue triangle at the bottom on the white background?"

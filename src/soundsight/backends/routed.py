@@ -97,7 +97,5 @@ class RoutedAsr:
         if best is None:
             return Heard(None)
         caption = best[0]
-        if not general_text:
-            return Heard(caption)
-        own, of_caption = general_score([general_text, caption.written])
+        own, of_caption = general_score([general_text, caption.written])  # "" too: it heard nothing
         return Heard(caption, own - of_caption)
