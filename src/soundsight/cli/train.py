@@ -218,6 +218,9 @@ def train_adapter(
     widened_copies: int = typer.Option(
         1, "--widened-copies", help="Extra copies of each clip as other synthesisers and rooms make it."
     ),
+    varied_sounds: int = typer.Option(
+        0, "--varied-sounds", help="Clips of the six classes as other readings of the spec's table make them."
+    ),
     other_sounds: int = typer.Option(4000, "--other-sounds", help="Other sounds for the sound gate (0: no gate)."),
     gate_steps: int = typer.Option(1500, "--gate-steps"),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
@@ -236,7 +239,7 @@ def train_adapter(
     config = attempt(lambda: adapter.AdapterTrainConfig(
         data=data, out=out, asr_model=asr_model, image_model=image_model, width=width, layers=layers, heads=heads,
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, cosine_weight=cosine_weight,
-        widened_copies=widened_copies, other_sounds=other_sounds, gate_steps=gate_steps,
+        widened_copies=widened_copies, varied_sounds=varied_sounds, other_sounds=other_sounds, gate_steps=gate_steps,
         checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
         device=device, progress=not no_progress,
     ))  # fmt: skip

@@ -40,9 +40,10 @@ from soundsight.loading import load_adapter, load_asr, load_painter, load_sound_
 from soundsight.models.audio_adapter import WEIGHTS_NAME, AudioAdapter
 from soundsight.models.sound_gate import GATE_WEIGHTS_NAME, NONE_LABEL, SoundGate, SoundGateConfig, gate_features
 from soundsight.shapes.sounds import read_sounds
-from soundsight.shapes.spec import SAMPLE_RATE
+from soundsight.shapes.spec import SAMPLE_RATE, sound_scene_caption
 from soundsight.train.batches import append_log
 from soundsight.train.checkpoints import resume
+from soundsight.train.sound_variety import varied_sounds
 from soundsight.train.sound_widening import OTHER_KINDS, other_sound, widen_sound
 from soundsight.train.steps import end_step, update
 
@@ -65,6 +66,7 @@ class AdapterTrainConfig:
     cosine_weight: float = 1.0  # loss = MSE + cosine_weight * (1 - cosine similarity)
     max_shift_s: float = 0.5  # augmentation: up to this much silence before the sound
     widened_copies: int = 1  # more copies of each clip as other synthesisers and rooms make it (sound_widening)
+    varied_sounds: int = 0  # clips of the classes as other readings of the spec's table make them (sound_variety)
     other_sounds: int = 4000  # sounds that are none of the classes, for the sound gate (0: no gate)
     gate_steps: int = 1500
     checkpoint_every: int = 250
@@ -79,6 +81,9 @@ class AdapterTrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "gate_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        for name in ("widened_copies", "varied_sounds", "other_sounds"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} {getattr(self, name)}: must not be negative")
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate {self.learning_rate}: must be positive")
 
@@ -169,21 +174,25 @@ def main(config: AdapterTrainConfig) -> Path:
                                         **sizes)  # fmt: skip
     torch.manual_seed(config.seed)
     adapter = AudioAdapter(adapter_config).to(accelerator.device)
-    scenes = sorted({c.scene for c in train})
-    targets = scene_states(painter, scenes)  # (scenes, S, D)
-    target_of = {scene: i for i, scene in enumerate(scenes)}
     pool = adapter_config.time_pool
     augment = np.random.default_rng([config.seed, 1])  # shifted, scaled and widened copies, fixed by the seed
     copies = [shifted(c.waveform, augment, config.max_shift_s) for c in train]
     for _ in range(config.widened_copies):
         copies += [shifted(widen_sound(c.waveform, augment), augment, config.max_shift_s) for c in train]
+    train_labels = [c.label for c in train] * (1 + config.widened_copies)
+    varied, varied_labels = varied_sounds(config.varied_sounds, config.seed)
+    copies += [shifted(widen_sound(x, augment) if augment.random() < 0.5 else x, augment, config.max_shift_s)
+               for x in varied]  # fmt: skip
+    train_labels += varied_labels
+    scenes = sorted({sound_scene_caption(label) for label in train_labels})
+    targets = scene_states(painter, scenes)  # (scenes, S, D)
+    target_of = {scene: i for i, scene in enumerate(scenes)}
     train_states = clip_states(copies, asr, pool, progress=show, desc="hear train")
     val_states = clip_states([c.waveform for c in val], asr, pool, progress=show, desc="hear val")
-    train_targets = torch.tensor([target_of[c.scene] for c in train] * (1 + config.widened_copies))
-    train_labels = [c.label for c in train] * (1 + config.widened_copies)
+    train_targets = torch.tensor([target_of[sound_scene_caption(label)] for label in train_labels])
     size = sum(p.numel() for p in adapter.parameters())
-    logger.info("audio adapter: %d train and %d val sounds, %d scenes, %d parameters, %s -> %s", len(train),
-                len(val), len(scenes), size, audio_name, image_name)  # fmt: skip
+    logger.info("audio adapter: %d train (%d varied) and %d val sounds, %d scenes, %d parameters, %s -> %s",
+                len(train), len(varied), len(val), len(scenes), size, audio_name, image_name)  # fmt: skip
 
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.learning_rate, weight_decay=0.01)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
