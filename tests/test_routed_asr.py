@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from soundsight.asr import AsrCapabilities, TextScorer, TranscribeOptions, Transcript, check_asr_options, transcribe
-from soundsight.audio import SAMPLE_RATE, load_audio, trim_silence
-from soundsight.backends.routed import RoutedAsr
+from soundsight.audio import SAMPLE_RATE, estimated_snr_db, load_audio, trim_silence
+from soundsight.backends.routed import NOISY_SNR_DB, RoutedAsr
 from soundsight.errors import AudioError
 from soundsight.loading import load_asr
 from soundsight.shapes.captions import normalize_text
 from soundsight.shapes.spec import TEST_VOICES
-from soundsight.shapes.speech import synthesize
+from soundsight.shapes.speech import room_noise_gain, synthesize
 
 from .conftest import SHARED_DATA
 
@@ -44,8 +44,16 @@ class Listens:
         return lambda texts: [-self.sure * words * jiwer.wer(said, normalize_text(t)) + self.of_said for t in texts]
 
 
-def routed(world: Listens, general: Listens) -> Transcript:
-    return RoutedAsr(world, general, "auto").transcribe(np.zeros(16000, np.float32), TranscribeOptions())
+def routed(world: Listens, general: Listens, waveform: np.ndarray | None = None) -> Transcript:
+    waveform = np.zeros(16000, np.float32) if waveform is None else waveform
+    return RoutedAsr(world, general, "auto").transcribe(waveform, TranscribeOptions())
+
+
+def _bursts(noise_std: float) -> np.ndarray:
+    """Two seconds of 100 ms tone bursts and pauses (speech's rhythm), in white noise of `noise_std`."""
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * 300 * t) * ((t * 5).astype(int) % 2 == 0)
+    return (0.5 * tone + np.random.default_rng(0).normal(0, noise_std, len(t))).astype(np.float32)
 
 
 def test_a_caption_neither_model_heard_whole_is_found_between_them() -> None:
@@ -73,6 +81,21 @@ def test_our_whisper_sure_of_a_caption_is_not_enough() -> None:
 def test_a_caption_moonshine_found_no_words_for_is_weighed_against_saying_nothing() -> None:
     world = Listens("draw a red circle", "draw a red circle", "world")
     assert routed(world, Listens("", "draw a red circle", "general")).text == "draw a red circle"
+
+
+def test_in_steady_noise_a_caption_may_be_a_little_less_likely_to_moonshine() -> None:
+    said = "draw a red circle please now"  # Moonshine finds "draw a red circle" 2.2 nats a word less likely
+    world, general = Listens("draw a red circle", "draw a red circle", "world"), Listens(said, said, "general", 4.4)
+    assert estimated_snr_db(_bursts(0.0)) > NOISY_SNR_DB > estimated_snr_db(_bursts(0.1))
+    assert routed(world, general, _bursts(0.0)).text == said
+    assert routed(world, general, _bursts(0.1)).text == "draw a red circle"
+
+
+def test_estimated_snr_tells_noisy_speech_from_clean() -> None:
+    clean = synthesize("draw a big blue star in the middle on a white background", TEST_VOICES[0], speed_wpm=150)
+    noisy = room_noise_gain(clean, None, 0.0, 8.0, "pink", 0.8, np.random.default_rng(0))
+    assert estimated_snr_db(clean) > NOISY_SNR_DB > estimated_snr_db(noisy)
+    assert estimated_snr_db(np.zeros(100, np.float32)) == float("inf")
 
 
 def test_audio_the_scorers_cannot_take_keeps_the_general_transcript() -> None:

@@ -105,3 +105,16 @@ def trim_silence(
     start = max(0, loud[0] * frame - int(keep_start_s * SAMPLE_RATE))
     end = min(len(waveform), (loud[-1] + 1) * frame + int(keep_end_s * SAMPLE_RATE))
     return waveform[start:end]
+
+
+def estimated_snr_db(waveform: np.ndarray, frame_s: float = 0.02) -> float:
+    """How far the loud frames stand above the quiet ones, in dB: the 95th percentile of 20 ms frame levels
+    over the 10th. Speech in steady noise at 5-10 dB SNR comes out at about 10-20; clean speech, whose
+    pauses are near silence, above 20."""
+    frame = int(frame_s * SAMPLE_RATE)
+    usable = len(waveform) // frame * frame
+    if usable == 0:
+        return float("inf")
+    levels = np.sqrt(np.mean(waveform[:usable].reshape(-1, frame).astype(np.float64) ** 2, axis=1))
+    quiet, loud = np.percentile(levels, [10, 95])
+    return float("inf") if quiet <= 0 else float(20 * np.log10(max(loud, quiet) / quiet))

@@ -4,7 +4,8 @@ Moonshine hears people's own words; our Spoken Shapes Whisper hears captions in 
 on. Neither alone hears a caption in a voice it never met, but both together do: starting from the
 captions their transcripts hold, the grammar is searched slot by slot (shapes/caption_search.py) for
 the caption the two find likeliest, their log-likelihoods added. It is taken when Moonshine finds it
-about as likely as its own words, a word for a word; else Moonshine's transcript stands, so whatever
+about as likely as its own words, a word for a word; in steady noise, where Moonshine hears nonsense,
+its scores count half and the caption may be a little less likely to it; else Moonshine's transcript stands, so whatever
 else people say comes out as said. (Our Whisper's own certainty is no guide: it is as sure of a
 caption it forces onto "front left" as of one said.)
 """
@@ -17,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from soundsight.asr import AsrBackend, AsrCapabilities, TextScorer, TranscribeOptions, Transcript
-from soundsight.audio import trim_silence
+from soundsight.audio import estimated_snr_db, trim_silence
 from soundsight.errors import AudioError
 from soundsight.shapes.caption_search import SpokenCaption, caption_begun, likeliest_caption
 
@@ -25,6 +26,12 @@ from soundsight.shapes.caption_search import SpokenCaption, caption_begun, likel
 # caption, all of our own making (benchmarks/calibrate_caption_listener.py); never on held-out voices or
 # people's speech.
 MAX_GAP_PER_WORD = 2.0  # nats a caption word: how much less likely Moonshine may find the caption than its words
+# In steady noise Moonshine hears nonsense and our Whisper (trained on noise) does not: there Moonshine's
+# log-likelihoods count half in the search, and the caption may be a little less likely to it
+# (benchmarks/calibrate_noisy_listener.py, on our own data too).
+NOISY_SNR_DB = 20.0  # audio.estimated_snr_db below this is noisy
+MAX_GAP_PER_WORD_NOISY = 2.5
+GENERAL_WEIGHT_NOISY = 0.5
 
 
 class ScoringAsr(AsrBackend, Protocol):
@@ -36,7 +43,10 @@ class Heard:
     """What the listener made of one clip: the caption found (or None), and how each model rated it."""
 
     caption: SpokenCaption | None
+    noisy: bool = False  # heard in steady noise (audio.estimated_snr_db)
     general_gap: float = float("inf")  # Moonshine's log-likelihood of its own words less the caption's
+    general_own: float = float("-inf")  # Moonshine's log-likelihood of its own words
+    world_text: str = ""  # what our Whisper transcribed
 
     @property
     def gap_per_word(self) -> float:
@@ -57,6 +67,8 @@ class RoutedAsr:
     general: ScoringAsr  # hears any speech in its languages, scores written English
     name: str
     max_gap_per_word: float = MAX_GAP_PER_WORD
+    max_gap_per_word_noisy: float = MAX_GAP_PER_WORD_NOISY
+    general_weight_noisy: float = GENERAL_WEIGHT_NOISY
 
     @property
     def capabilities(self) -> AsrCapabilities:
@@ -73,7 +85,7 @@ class RoutedAsr:
         return Transcript(found.caption.text, heard.language, heard.task, self.world.name)
 
     def believed(self, found: Heard) -> bool:
-        return found.gap_per_word <= self.max_gap_per_word
+        return found.gap_per_word <= (self.max_gap_per_word_noisy if found.noisy else self.max_gap_per_word)
 
     def listen(self, waveform: np.ndarray, general_text: str, options: TranscribeOptions) -> Heard:
         """The caption both models find likeliest in `waveform`, searched from those the two transcripts hold
@@ -89,13 +101,17 @@ class RoutedAsr:
         if not seeds:
             return Heard(None)
 
+        noisy = estimated_snr_db(waveform) < NOISY_SNR_DB
+        weight = self.general_weight_noisy if noisy else 1.0
+
         def score(captions: list[SpokenCaption]) -> list[float]:
             world = world_score([c.text for c in captions])
-            return [w + g for w, g in zip(world, general_score([c.written for c in captions]), strict=True)]
+            general = general_score([c.written for c in captions])
+            return [w + weight * g for w, g in zip(world, general, strict=True)]
 
         best = likeliest_caption(score, seeds)
         if best is None:
             return Heard(None)
         caption = best[0]
         own, of_caption = general_score([general_text, caption.written])  # "" too: it heard nothing
-        return Heard(caption, own - of_caption)
+        return Heard(caption, noisy, own - of_caption, own, world_text)
