@@ -6,8 +6,10 @@
 2. Our own test clips (`--data`, a `shapes build` folder): the same, on our synthesiser.
 3. Real recordings nobody here made (../shared/data/sounds): what the gate says of each, and what a clip it lets
    through paints. Its siren and drum kit should paint their scenes; a cow, a dog, a violin should be refused.
-Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER] [--data runs/shapes]
-  ->  benchmarks/results/heldout_sounds.json
+Clips are painted as `hear` paints them (in the Spoken Shapes world: snapped to the nearest scene, the picture
+checked against it); --raw paints the adapter's embeddings as they are, unchecked: the adapter alone.
+Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER] [--data runs/shapes] [--raw]
+  [--name heldout_sounds]  ->  benchmarks/results/NAME.json
 """
 
 from __future__ import annotations
@@ -17,28 +19,39 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import torch
 from common import write
 
 from soundsight.adapter import clip_states, embed_states
 from soundsight.audio import load_audio
+from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.defaults import SHAPES_PAINT
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.heldout.sounds import LABELS, heldout_clips
 from soundsight.models.sound_gate import NONE_LABEL
 from soundsight.shapes.sounds import read_sounds
-from soundsight.sound_to_image import SoundToImage
+from soundsight.sound_to_image import SoundToImage, world_scenes
 
 SEED = 0
+NAME = "heldout_sounds"
+RAW = False  # --raw: paint the adapter's embeddings unsnapped and unchecked (the adapter alone)
 REAL_SOUNDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "sounds"
 SCENES = {"bell": "a yellow circle", "siren": "a red triangle", "drum": "a black square", "whistle": "a white star",
           "rain": "a blue heart", "chirp": "a green cross"}  # fmt: skip
+
+
+def as_heard(s2i: SoundToImage, states: torch.Tensor) -> torch.Tensor | list[str]:
+    """What the painter paints for each clip, as `hear` does: the adapter's embeddings, or in the Spoken Shapes
+    world the nearest scene's caption (with --raw, always the embeddings)."""
+    embeds = embed_states(states, s2i.adapter)
+    return embeds if RAW or not isinstance(s2i.painter, ShapesWorldPainter) else world_scenes(embeds, s2i.painter)
 
 
 def judged(s2i: SoundToImage, waveforms: list[np.ndarray], labels: list[str], names: list[str]) -> dict:
     """Gate, paint and read back clips of known classes; per class: share right, refused, misread."""
     states = clip_states(waveforms, s2i.asr, s2i.adapter.config.time_pool)
     gate = [label for label, _ in s2i.gate.classify(states)] if s2i.gate is not None else [*labels]
-    images = paint_prompts(s2i.painter, embed_states(states, s2i.adapter), SHAPES_PAINT, progress=False)
+    images = paint_prompts(s2i.painter, as_heard(s2i, states), SHAPES_PAINT, progress=False)
     verdicts = score_painted(images, [SCENES[label] for label in labels], names).verdicts
     right = [v.correct and g != NONE_LABEL for v, g in zip(verdicts, gate, strict=True)]
     per_class = {}
@@ -57,7 +70,7 @@ def real_sounds(s2i: SoundToImage) -> dict:
     files = sorted(REAL_SOUNDS.glob("*.wav"))
     states = clip_states([load_audio(f) for f in files], s2i.asr, s2i.adapter.config.time_pool)
     gate = s2i.gate.classify(states) if s2i.gate is not None else [("(no gate)", 1.0)] * len(files)
-    images = paint_prompts(s2i.painter, embed_states(states, s2i.adapter), SHAPES_PAINT, progress=False)
+    images = paint_prompts(s2i.painter, as_heard(s2i, states), SHAPES_PAINT, progress=False)
     reads = score_painted(images, ["a red circle"] * len(files), [f.stem for f in files]).verdicts
     return {f.stem: {"gate": label, "probability": round(p, 3),
                      "painted": f"{v.read.get('color')} {v.read.get('shape')}" if label != NONE_LABEL else None}
@@ -66,9 +79,12 @@ def real_sounds(s2i: SoundToImage) -> dict:
 
 def main(per_class: int, adapter: str | None, data: Path | None) -> None:
     s2i = SoundToImage.from_pretrained(adapter, device="cpu")
+    if RAW and isinstance(s2i.painter, ShapesWorldPainter):
+        s2i.painter.check_captions = False
     clips = heldout_clips(per_class, seed=SEED)
     results = {"seed": SEED, "clips_per_class": per_class, "adapter": s2i.adapter_name,
                "image_model": s2i.painter.name, "gate": s2i.gate is not None,
+               "route": "adapter embeddings, unchecked" if RAW else "as hear paints (snapped to a scene, checked)",
                "paint": {"steps": SHAPES_PAINT.steps, "guidance": SHAPES_PAINT.guidance}}  # fmt: skip
     results["heldout"] = judged(s2i, [c.waveform for c in clips], [c.label for c in clips],
                                 [f"{c.label}-{c.index}" for c in clips])  # fmt: skip
@@ -85,7 +101,7 @@ def main(per_class: int, adapter: str | None, data: Path | None) -> None:
                 print(f"  {label:8s} {100 * row['right']:5.1f}%  refused {row['refused']}, misread {row['misread']}")
     for name, row in results["real"].items():
         print(f"  real {name:20s} gate {row['gate']:7s} ({row['probability']:.2f})  painted {row['painted']}")
-    print(f"wrote {write('heldout_sounds', results)}")
+    print(f"wrote {write(NAME, results)}")
 
 
 if __name__ == "__main__":
@@ -93,5 +109,8 @@ if __name__ == "__main__":
     parser.add_argument("--per-class", type=int, default=16)
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--data", type=Path, default=None, help="a `shapes build` folder: also score its sounds/test")
+    parser.add_argument("--raw", action="store_true", help="the adapter's embeddings as they are, pictures unchecked")
+    parser.add_argument("--name", default="heldout_sounds", help="the results file's name")
     args = parser.parse_args()
+    RAW, NAME = args.raw, args.name
     main(args.per_class, args.adapter, args.data)

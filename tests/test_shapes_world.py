@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from soundsight.backends.shapes_world import RETRY_SEED_STRIDE, ShapesWorldPainter, keeps_world_rule
@@ -18,9 +19,11 @@ from soundsight.defaults import (
     paints_spoken_shapes,
 )
 from soundsight.errors import PromptError
-from soundsight.generate import GenerateConfig
+from soundsight.evaluate.image_model import score_painted
+from soundsight.generate import GenerateConfig, to_uint8
 from soundsight.prompt import PromptConfig, build_prompt, typed_prompt
 from soundsight.shapes.captions import snap_caption
+from soundsight.shapes.render import make_scene, render_scene
 from soundsight.shapes.spec import PALETTE
 
 from .conftest import SHARED_DATA
@@ -121,3 +124,36 @@ def test_speak_with_auto_refuses_peoples_words_and_goes_on_to_paint_the_caption(
     assert meta["prompt"] == "a small red star on the left on a blue background"
     assert meta["asr_model"] == str(bundled_asr_dir())  # our Whisper heard the caption
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["red-star-0.png"]
+
+
+class SometimesWrong:
+    """Paints "a red circle" as a red square (seeds below 1000) or as asked (from the seeds further on)."""
+
+    name, native_size = "sometimes-wrong", 64
+
+    def __init__(self) -> None:
+        self.seeds: list[list[int]] = []
+
+    def paint(self, prompts, config, seeds, *, negative_prompts=None, prompt_embeds=None, progress=True):  # noqa: ANN001, ANN201
+        self.seeds.append(list(seeds))
+        shapes = ["square" if seed < 1000 else "circle" for seed in seeds]
+        scenes = [render_scene(make_scene(shape, "red", "big", "center", "blue")) for shape in shapes]
+        return np.stack([np.asarray(scene, dtype=np.float32) for scene in scenes]) / 255
+
+
+def test_a_picture_that_reads_back_as_other_than_its_caption_is_painted_again() -> None:
+    inner = SometimesWrong()
+    images = ShapesWorldPainter(inner).paint(["a red circle", "a red square"], GenerateConfig(), [4, 7])
+    assert inner.seeds == [[4, 7], [4 + RETRY_SEED_STRIDE]]  # the square was right the first time
+    assert score_painted(to_uint8(images), ["a red circle", "a red square"], ["0", "1"]).all_attributes == 1.0
+
+
+def test_what_is_no_scene_caption_is_held_to_the_world_rule_alone() -> None:
+    unchecked = ShapesWorldPainter(SometimesWrong(), check_captions=False)
+    for prompts, painter in ((["a sks heart", "a photo of a cat"], ShapesWorldPainter(SometimesWrong())),
+                             (["a red circle"] * 2, unchecked)):  # fmt: skip
+        painter.paint(prompts, GenerateConfig(), [4, 7])
+        assert painter.inner.seeds == [[4, 7]]
+    embeds = ShapesWorldPainter(SometimesWrong())
+    embeds.paint(None, GenerateConfig(), [4], prompt_embeds=torch.zeros(1, 2, 2))
+    assert embeds.inner.seeds == [[4]]

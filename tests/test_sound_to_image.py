@@ -17,11 +17,11 @@ from soundsight.cli import app
 from soundsight.defaults import SHAPES_PAINT, bundled_adapter_dir, bundled_image_model_dir
 from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import GenerateConfig, generate
+from soundsight.heldout.sounds import clip_rng, synthesize
 from soundsight.models.sound_gate import NONE_LABEL, SoundGate, SoundGateConfig
 from soundsight.prompt import Prompt
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 
-from .conftest import SHARED_DATA
 from .tiny_models import FlatPainter
 
 BELL = Path(__file__).resolve().parents[1] / "examples" / "bell.wav"
@@ -33,26 +33,39 @@ def s2i() -> SoundToImage:
     return SoundToImage.from_pretrained(device="cpu")
 
 
-def test_a_sound_paints_from_its_embeddings_and_says_where_it_came_from(s2i: SoundToImage) -> None:
+def test_in_the_shapes_world_a_sound_is_heard_as_its_scene_and_says_where_it_came_from(s2i: SoundToImage) -> None:
     assert s2i.adapter_name == str(bundled_adapter_dir()) and s2i.painter.name == str(bundled_image_model_dir())
     start = time.perf_counter()
     result = s2i(BELL, generate_config=FEW_STEPS, progress=False)
     elapsed_s = time.perf_counter() - start
     assert result.sound == str(BELL) and result.adapter == s2i.adapter_name
-    assert result.generation.prompt.text == "sound: bell.wav" and result.generation.prompt.source == str(BELL)
+    assert result.scene == "a yellow circle"  # the adapter's embeddings, snapped to the nearest of the six scenes
+    assert result.generation.prompt.text == "a yellow circle" and result.generation.prompt.source == str(BELL)
+    assert result.parameters == {"Sound": str(BELL), "Adapter": s2i.adapter_name, "Scene": "a yellow circle"}
     assert (result.generation.seeds, result.generation.steps, result.images[0].size) == ((2,), 4, (64, 64))
     assert list(result.timings_s) == ["audio", "adapter", "paint"] and sum(result.timings_s.values()) <= elapsed_s
+    by_hand = generate(Prompt("a yellow circle"), s2i.painter, FEW_STEPS, progress=False)  # the scene's caption
+    assert np.array_equal(np.asarray(result.images[0]), np.asarray(by_hand.images[0]))
+
+
+def test_outside_the_shapes_world_a_sound_paints_from_its_embeddings(s2i: SoundToImage) -> None:
+    plain = s2i.painter.inner  # the same model, as a painter that does not know the world
+    result = sound_to_image(BELL, s2i.asr, s2i.adapter, plain, generate_config=FEW_STEPS, progress=False)
+    assert result.scene is None and result.generation.prompt.text == "sound: bell.wav"
+    assert result.parameters == {"Sound": str(BELL), "Adapter": ""}
     # the same picture as painting the adapter's embeddings by hand: the label text plays no part
     embeds = sound_embeddings(load_audio(BELL), s2i.asr, s2i.adapter)
-    by_hand = generate(Prompt("anything"), s2i.painter, FEW_STEPS, prompt_embeds=embeds, progress=False)
+    by_hand = generate(Prompt("anything"), plain, FEW_STEPS, prompt_embeds=embeds, progress=False)
     assert np.array_equal(np.asarray(result.images[0]), np.asarray(by_hand.images[0]))
 
 
 def test_the_sound_not_the_file_name_decides(s2i: SoundToImage) -> None:
+    drum, _ = synthesize("drum", clip_rng("drum", 0, seed=0))  # from our held-out synthesiser
     bell = s2i(load_audio(BELL), generate_config=FEW_STEPS, progress=False)
-    dog = s2i(load_audio(SHARED_DATA / "sounds" / "dog.wav"), generate_config=FEW_STEPS, progress=False)
-    assert bell.sound == dog.sound == "audio"
-    assert not np.array_equal(np.asarray(bell.images[0]), np.asarray(dog.images[0]))
+    thumps = s2i(drum, generate_config=FEW_STEPS, progress=False)
+    assert bell.sound == thumps.sound == "audio"
+    assert (bell.scene, thumps.scene) == ("a yellow circle", "a black square")
+    assert not np.array_equal(np.asarray(bell.images[0]), np.asarray(thumps.images[0]))
 
 
 def test_a_sound_the_gate_knows_none_of_is_refused_unless_asked(s2i: SoundToImage) -> None:
@@ -74,6 +87,8 @@ def test_silence_and_empty_sounds_are_refused_by_name(s2i: SoundToImage) -> None
         s2i(np.zeros(16_000, np.float32), progress=False)
     with pytest.raises(AudioError, match="'audio': empty"):
         s2i(np.zeros(0, np.float32), progress=False)
+    with pytest.raises(AudioError, match=r"'audio': holds non-finite samples \(NaN or infinity\), nothing to hear"):
+        s2i(np.full(16_000, np.nan, np.float32), progress=False)
 
 
 def test_a_painter_that_takes_no_embeddings_cannot_paint_a_sound(s2i: SoundToImage) -> None:

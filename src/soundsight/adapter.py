@@ -59,9 +59,11 @@ def check_adapter_fits(config: AdapterConfig, audio_encoder: nn.Module, text_enc
 
 
 def check_sound(waveform: np.ndarray, name: str = "sound") -> None:
-    """Raise AudioError for a clip with nothing in it (empty or silent)."""
+    """Raise AudioError for a clip with nothing in it (empty, not finite or silent)."""
     if waveform.size == 0:
         raise AudioError(f"{name}: empty, no samples to hear")
+    if not np.isfinite(waveform).all():
+        raise AudioError(f"{name}: holds non-finite samples (NaN or infinity), nothing to hear")
     if float(np.abs(waveform).max()) < SILENCE_PEAK:
         raise AudioError(f"{name}: silent (peak below -60 dBFS), nothing to hear")
 
@@ -122,6 +124,14 @@ def embed_states(states: torch.Tensor, adapter: AudioAdapter, batch_size: int = 
     device = next(adapter.parameters()).device
     return torch.cat([adapter(states[i : i + batch_size].to(device).float()).float().cpu()
                       for i in range(0, len(states), batch_size)])  # fmt: skip
+
+
+def nearest_scenes(embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(N,) for (N, S, D) adapter outputs, the index of the nearest of (K, S, D) scene states (mean per-token
+    cosine similarity)."""
+    similarity = torch.stack([F.cosine_similarity(embeds.float(), t[None].float(), dim=-1).mean(dim=-1)
+                              for t in targets], dim=1)  # fmt: skip
+    return similarity.argmax(dim=1)
 
 
 def cosine_to_targets(embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

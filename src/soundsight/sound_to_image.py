@@ -1,5 +1,11 @@
 """Sound -> image with no words in between: load the sound, the adapter turns it into prompt embeddings,
-the image model paints them. Timed per stage."""
+the image model paints them. Timed per stage.
+
+In the Spoken Shapes world (the bundled image model, or one personalised from it) a sound means one of
+the spec's six scenes: the adapter's embeddings are snapped to the nearest scene's caption, which is
+painted (and checked), as a transcript is snapped to the nearest caption of the grammar. Everywhere else
+the painter paints the adapter's embeddings as they are.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from soundsight.adapter import audio_states, check_adapter_fits, check_sound, resolve_model
+from soundsight.adapter import (
+    audio_states,
+    check_adapter_fits,
+    check_sound,
+    nearest_scenes,
+    resolve_model,
+    scene_states,
+)
 from soundsight.audio import load_audio
+from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.defaults import bundled_adapter_dir, bundled_asr_dir, bundled_image_model_dir, default_generate_config
 from soundsight.errors import AudioError, ConfigError
@@ -21,6 +35,7 @@ from soundsight.loading import load_adapter, load_asr, load_painter, load_sound_
 from soundsight.models.audio_adapter import AudioAdapter
 from soundsight.models.sound_gate import NONE_LABEL, SoundGate
 from soundsight.prompt import Prompt
+from soundsight.shapes.spec import SOUND_LABELS, sound_scene_caption
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,12 @@ class SoundToImageResult:
     adapter: str
     generation: Generation
     timings_s: dict[str, float] = field(default_factory=dict)  # per stage: audio, adapter, paint
+    scene: str | None = None  # in the Spoken Shapes world, the scene's caption the sound was heard as
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """What a saved picture records of how it was heard."""
+        return {"Sound": self.sound, "Adapter": self.adapter, **({"Scene": self.scene} if self.scene else {})}
 
     @property
     def images(self) -> tuple[Image.Image, ...]:
@@ -64,11 +85,23 @@ def sound_to_image(
                          "pass --any-prompt to paint it anyway")  # fmt: skip
     with torch.no_grad():
         embeds = adapter(states.to(next(adapter.parameters()).dtype))
+    scene = world_scenes(embeds, painter)[0] if isinstance(painter, ShapesWorldPainter) else None
     timings["adapter"] = time.perf_counter() - start - timings["audio"]
-    label = Prompt(f"sound: {Path(name).name}", source=name)  # what the images say they were painted from
-    generation = generate(label, painter, generate_config, prompt_embeds=embeds, progress=progress)
+    if scene is not None:
+        generation = generate(Prompt(scene, source=name), painter, generate_config, progress=progress)
+    else:
+        label = Prompt(f"sound: {Path(name).name}", source=name)  # what the images say they were painted from
+        generation = generate(label, painter, generate_config, prompt_embeds=embeds, progress=progress)
     timings["paint"] = time.perf_counter() - start - timings["audio"] - timings["adapter"]
-    return SoundToImageResult(name, adapter_name, generation, timings)
+    return SoundToImageResult(name, adapter_name, generation, timings, scene)
+
+
+def world_scenes(embeds: torch.Tensor, painter: Painter) -> list[str]:
+    """The spec's sound scene (its caption) nearest to each of (N, S, D) adapter outputs, in `painter`'s
+    text space."""
+    captions = [sound_scene_caption(label) for label in SOUND_LABELS]
+    nearest = nearest_scenes(embeds.float().cpu(), scene_states(painter, captions).cpu())
+    return [captions[i] for i in nearest.tolist()]
 
 
 class SoundToImage:

@@ -228,7 +228,7 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
         result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.painter, adapter_name=s2i.adapter_name,
                                 generate_config=generate_config, gate=s2i.gate)  # fmt: skip
     name = Path(str(path)).name
-    extra = {"Sound": name, "Adapter": _label(s2i.adapter_name)}
+    extra = {**result.parameters, "Sound": name, "Adapter": _label(s2i.adapter_name)}
     return save_generation(result.generation, out_dir, Path(name).stem or "sound", extra=extra)
 
 

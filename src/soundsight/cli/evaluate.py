@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="Score models on Spoken Shapes.")
 STEPS = typer.Option(SHAPES_PAINT.steps, "--steps", help="Denoising steps.")
 GUIDANCE = typer.Option(SHAPES_PAINT.guidance, "--guidance", help="Classifier-free guidance scale.")
+UNCHECKED = typer.Option(
+    False, "--unchecked",
+    help="Score the image model alone: in the Spoken Shapes world a picture that reads back as other than its "
+    "caption is not painted again (as it is for users).",
+)  # fmt: skip
 
 
 @app.command("asr")
@@ -74,11 +79,16 @@ def check_new_outputs(out: Path, report: Path | None) -> None:
     check_new_file(report)
 
 
-def load_shapes_painter(image_model: str | None, device: str, lora: Path | None = None) -> Painter:
+def load_shapes_painter(image_model: str | None, device: str, lora: Path | None = None, *,
+                        unchecked: bool = False) -> Painter:  # fmt: skip
+    from soundsight.backends.shapes_world import ShapesWorldPainter
     from soundsight.defaults import default_image_model
     from soundsight.loading import load_painter
 
-    return attempt(lambda: load_painter(image_model or default_image_model(), device=device, lora=lora))
+    painter = attempt(lambda: load_painter(image_model or default_image_model(), device=device, lora=lora))
+    if unchecked and isinstance(painter, ShapesWorldPainter):
+        painter.check_captions = False
+    return painter
 
 
 def paint_config(steps: int, guidance: float, seed: int) -> GenerateConfig:
@@ -99,6 +109,7 @@ def evaluate_image(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N captions."),
     report: Path | None = REPORT,
     device: str = DEVICE,
+    unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Paint every caption of a split and score the pictures: OUT/images (PNGs, metadata.jsonl), OUT/grid.png."""
@@ -109,7 +120,7 @@ def evaluate_image(
     quiet_libraries()
     scenes = attempt(lambda: split_rows(data, "scenes", split))
     rows = [{"file_name": r["file_name"], "caption": r["caption"]} for r in scenes[:limit]]
-    painter = load_shapes_painter(image_model, device)
+    painter = load_shapes_painter(image_model, device, unchecked=unchecked)
     config = paint_config(steps, guidance, seed)
     images = attempt(lambda: paint_prompts(painter, [r["caption"] for r in rows], config, progress=not no_progress))
     scores = score_painted(images, [r["caption"] for r in rows], [r["file_name"] for r in rows])
@@ -131,10 +142,12 @@ def evaluate_adapter(
     seed: int = typer.Option(0, "--seed", help="Sound i is painted from seed + i."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N sounds."),
     device: str = DEVICE,
+    unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Paint every sound of a split through the adapter, and through classify -> caption -> paint, and score
     both: OUT/scores.json, OUT/adapter_grid.png, OUT/two_stage_grid.png."""
+    from soundsight.backends.shapes_world import ShapesWorldPainter
     from soundsight.evaluate.adapter import evaluate_adapter as evaluate
     from soundsight.evaluate.image_model import save_grid
     from soundsight.files import save_jsonl, save_text
@@ -143,6 +156,8 @@ def evaluate_adapter(
     attempt(lambda: check_new_outputs(out, None))
     quiet_libraries()
     s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, device=device))
+    if unchecked and isinstance(s2i.painter, ShapesWorldPainter):
+        s2i.painter.check_captions = False
     config = paint_config(steps, guidance, seed)
     result = attempt(lambda: evaluate(s2i.asr, s2i.adapter, s2i.painter, data, split=split, config=config, limit=limit,
                                        progress=not no_progress))  # fmt: skip
@@ -172,6 +187,9 @@ def evaluate_adapter(
         f"two-stage classifier accuracy {percent(s.two_stage_classified)} (caption ceiling: "
         f"{percent(s.caption_painted)} of its right guesses painted right); adapter MSE {s.mse:.4f}"
     )
+    if s.snapped is not None:
+        typer.echo(f"in the Spoken Shapes world each sound is painted as its nearest scene: {percent(s.snapped)} "
+                   "snapped to their own")  # fmt: skip
 
 
 @app.command("dreambooth")
@@ -186,6 +204,7 @@ def evaluate_dreambooth(
     seed: int = typer.Option(0, "--seed", help="Prompt i is painted from seed + i."),
     report: Path | None = REPORT,
     device: str = DEVICE,
+    unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Score a model personalised on the Spoken Shapes subject ("a sks heart"): subject fidelity, prompt
@@ -195,7 +214,7 @@ def evaluate_dreambooth(
 
     attempt(lambda: check_new_outputs(out, report))
     quiet_libraries()
-    painter = load_shapes_painter(image_model, device, lora)
+    painter = load_shapes_painter(image_model, device, lora, unchecked=unchecked)
     config = paint_config(steps, guidance, seed)
     scores, _, _ = attempt(lambda: evaluate_subject(painter, config, out, per_background=per_background,
                                                      repeats=repeats, progress=not no_progress))  # fmt: skip
@@ -257,6 +276,7 @@ def evaluate_loop(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N clips."),
     report: Path | None = REPORT,
     device: str = DEVICE,
+    unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """The whole loop on a speech split: spoken caption -> transcript -> prompt -> picture -> verifier.
@@ -270,7 +290,7 @@ def evaluate_loop(
     attempt(lambda: check_new_outputs(out, report))
     quiet_libraries()
     asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
-    painter = load_shapes_painter(image_model, device)
+    painter = load_shapes_painter(image_model, device, unchecked=unchecked)
     config = paint_config(steps, guidance, seed)
     scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,
                                                       progress=not no_progress))  # fmt: skip

@@ -183,8 +183,7 @@ def hear(
 
     def work(path: Path, progress: bool) -> Iterator[str]:
         result = s2i(path, generate_config=generate_config, any_sound=any_prompt, progress=progress)
-        extra = {"Sound": str(path), "Adapter": result.adapter}
-        for png in save_generation(result.generation, out, path.stem, source=path, extra=extra):
+        for png in save_generation(result.generation, out, path.stem, source=path, extra=result.parameters):
             yield f"{path} -> {png}"
 
     run_batch(files, failures, work, desc="hear", progress=not no_progress, state=state)

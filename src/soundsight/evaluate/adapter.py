@@ -1,7 +1,8 @@
 """Score the audio adapter on held-out Spoken Shapes sounds: does a bell paint a yellow circle?
 
 Two routes on the same clips, painted from the same seeds:
-- adapter: sound -> adapter embeddings -> image (no words);
+- adapter: sound -> adapter embeddings -> image (no words), as `hear` paints it: in the Spoken Shapes world
+  the embeddings are snapped to the nearest scene's caption first (sound_to_image.world_scenes);
 - two-stage: sound -> class (nearest class centroid of the frozen Whisper encoder's time-averaged
   states, fitted on train clips) -> the bound scene's caption -> image.
 The verifier reads each picture's colour and shape against the bound scene.
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from soundsight.adapter import clip_states, cosine_to_targets, embed_states, scene_states
+from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.defaults import SHAPES_PAINT
 from soundsight.evaluate.image_model import paint_prompts, score_painted
@@ -25,12 +27,14 @@ from soundsight.generate import GenerateConfig, Painter
 from soundsight.models.audio_adapter import AudioAdapter
 from soundsight.shapes.sounds import SoundClip, read_sounds
 from soundsight.shapes.spec import SOUND_LABELS, sound_scene_caption
+from soundsight.sound_to_image import world_scenes
 
 
 @dataclass(frozen=True)
 class AdapterScores:
     num_sounds: int
     painted: float  # adapter route: share of pictures whose colour and shape are the bound scene's
+    snapped: float | None  # in the Spoken Shapes world, share of clips snapped to their own scene (else None)
     painted_per_label: dict[str, float]
     cosine: float  # mean per-token cosine similarity of the adapter's embeddings to the scene's
     cosine_per_label: dict[str, float]
@@ -94,7 +98,8 @@ def evaluate_adapter(
     targets = scene_states(painter, unique).cpu()[[unique.index(s) for s in scenes]]
     cosines = cosine_to_targets(embeds, targets)
     names = [c.path.name for c in clips]
-    adapter_images = paint_prompts(painter, embeds, config, progress=progress)
+    snapped = world_scenes(embeds, painter) if isinstance(painter, ShapesWorldPainter) else None
+    adapter_images = paint_prompts(painter, embeds if snapped is None else snapped, config, progress=progress)
     adapter_verdicts = score_painted(adapter_images, scenes, names)
 
     labels, centroids = fit_centroids(read_sounds(data, "train", classifier_clips), asr, pool)
@@ -112,6 +117,7 @@ def evaluate_adapter(
     scores = AdapterScores(
         num_sounds=len(clips),
         painted=float(np.mean(adapter_right)),
+        snapped=None if snapped is None else float(np.mean([a == b for a, b in zip(snapped, scenes, strict=True)])),
         painted_per_label=_per_label(clips, adapter_right),
         cosine=float(cosines.mean()),
         cosine_per_label=_per_label(clips, cosines.tolist()),

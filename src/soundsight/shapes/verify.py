@@ -144,18 +144,23 @@ def mask_to_input(mask: np.ndarray, input_px: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def classify_masks(masks: Sequence[np.ndarray], classifier: ShapeClassifier, batch_size: int = 256) -> list[str]:
-    """Return the shape name of each non-empty (64, 64) bool mask."""
-    if not masks:
-        return []
+def shape_probabilities(masks: Sequence[np.ndarray], classifier: ShapeClassifier, batch_size: int = 256) -> np.ndarray:
+    """(N, classes) the classifier's probability of each shape (classifier.config.classes order) for each
+    non-empty (64, 64) bool mask."""
     px = classifier.config.input_px
     device = next(classifier.parameters()).device
-    names: list[str] = []
+    out = [np.zeros((0, len(classifier.config.classes)), dtype=np.float32)]
     for start in range(0, len(masks), batch_size):
         batch = np.stack([mask_to_input(m, px) for m in masks[start : start + batch_size]])
         logits = classifier(torch.from_numpy(batch)[:, None].to(device))
-        names += [classifier.config.classes[i] for i in logits.argmax(dim=1).tolist()]
-    return names
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def classify_masks(masks: Sequence[np.ndarray], classifier: ShapeClassifier, batch_size: int = 256) -> list[str]:
+    """Return the shape name of each non-empty (64, 64) bool mask."""
+    probabilities = shape_probabilities(masks, classifier, batch_size)
+    return [classifier.config.classes[i] for i in probabilities.argmax(axis=1).tolist()]
 
 
 def read_scenes(images: Sequence[np.ndarray], classifier: ShapeClassifier) -> list[SceneReading]:
