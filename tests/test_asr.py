@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundsight.asr import transcribe
-from soundsight.audio import load_audio
+from soundsight.asr import AsrCapabilities, Segment, TranscribeOptions, Transcript, transcribe
+from soundsight.audio import SAMPLE_RATE, load_audio
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError
 from soundsight.loading import load_asr
 
@@ -67,3 +67,34 @@ def test_an_unreachable_hub_model_says_how_to_pass_a_folder(monkeypatch: pytest.
         "ASR model 'openai/whisper-nonexistent-size' is not on this machine and the Hugging Face Hub cannot be "
         "reached: download it where there is a network, then pass its folder (--asr-model PATH)"
     )
+
+
+class LoudRuns:
+    """A stand-in ASR model: one segment per loud stretch of what it is given, at the times it hears them."""
+
+    name = "loud-runs"
+    capabilities = AsrCapabilities(timestamps=True)
+
+    def __init__(self) -> None:
+        self.heard_s: list[float] = []
+
+    def transcribe(self, waveform: np.ndarray, options: TranscribeOptions) -> Transcript:
+        self.heard_s.append(len(waveform) / SAMPLE_RATE)
+        frames = waveform[: len(waveform) // 160 * 160].reshape(-1, 160)  # 10 ms
+        loud = np.concatenate([[0], (np.sqrt((frames**2).mean(axis=1)) > 0.1).astype(np.int8), [0]])
+        edges = np.flatnonzero(np.diff(loud)) / 100
+        segments = tuple(Segment(float(a), float(b), "tone") for a, b in zip(edges[::2], edges[1::2], strict=True))
+        return Transcript("tone " * len(segments), "en", options.task, self.name, segments=segments)
+
+
+def test_long_silences_are_cut_short_before_recognition_and_times_are_the_originals() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone, silence = 0.5 * np.sin(2 * np.pi * 440 * t).astype(np.float32), np.zeros(6 * SAMPLE_RATE, np.float32)
+    waveform = np.concatenate([tone, silence, tone, silence[: SAMPLE_RATE // 2], tone])  # a 0.5 s pause stays
+    asr = LoudRuns()
+    heard = transcribe(waveform, asr, return_timestamps=True)
+    assert asr.heard_s == [pytest.approx(3.5 + 0.3, abs=0.02)]  # 6 s of silence became a 0.3 s pause
+    assert [(round(s.start_s, 2), round(s.end_s, 2)) for s in heard.segments] == [(0.0, 1.0), (7.0, 8.0), (8.5, 9.5)]
+    noisy = waveform + 0.01 * np.random.default_rng(0).standard_normal(len(waveform)).astype(np.float32)
+    transcribe(noisy, asr)  # steady noise has no silence to cut
+    assert asr.heard_s[-1] == pytest.approx(len(waveform) / SAMPLE_RATE)

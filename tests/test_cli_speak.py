@@ -44,6 +44,19 @@ def test_bad_inputs_are_found_before_any_model_loads(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and bad.stderr.strip() == "error: steps 0: must be at least 1"
 
 
+def test_a_folder_without_audio_and_a_nan_recording_are_errors_not_silence(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "x.wav").mkdir()
+    (tmp_path / "x.wav" / "notes.txt").write_text("no audio here")
+    result = runner.invoke(app, ["transcribe", str(tmp_path / "empty"), str(tmp_path / "x.wav"),
+                                 "--asr-model", "/nonexistent/model"])  # fmt: skip
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: '{tmp_path / folder}': a folder holding no audio file (.wav, .flac, .ogg, .oga, .opus, .aiff, "
+        ".aif, .mp3)" for folder in ("empty", "x.wav")
+    ]  # fmt: skip
+
+
 def test_speak_paints_names_and_tags_each_file_and_goes_on_past_bad_ones(
     tiny_whisper: Path, tiny_sd: Path, tmp_path: Path
 ) -> None:

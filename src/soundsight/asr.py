@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from soundsight.audio import original_seconds, skip_long_silences
 from soundsight.errors import ConfigError
 
 TextScorer = Callable[[list[str]], list[float]]  # texts -> log-likelihood (nats) of each said in one clip
@@ -117,8 +118,18 @@ def transcribe(
         return_timestamps: also return segments with start and end times.
         no_speech_threshold: raise AudioError when the model's no-speech probability is above this.
         max_new_tokens: cap on the tokens decoded per window (None: the model's own limit).
-    Audio longer than the model's context is transcribed whole, window after window.
+    Audio longer than the model's context is transcribed whole, window after window; long silences are cut
+    short first (audio.skip_long_silences), and timestamps are given in the original audio's time.
     """
     check_asr_options(asr, task=task, language=language, return_timestamps=return_timestamps)
     options = TranscribeOptions(task, language, return_timestamps, no_speech_threshold, max_new_tokens)
-    return asr.transcribe(waveform, options)
+    shortened, pieces = skip_long_silences(waveform)
+    transcript = asr.transcribe(shortened, options)
+    if len(pieces) == 1 or not transcript.segments:
+        return transcript
+
+    def original(seconds: float) -> float:
+        return round(original_seconds(seconds, pieces), 3)
+
+    segments = tuple(replace(s, start_s=original(s.start_s), end_s=original(s.end_s)) for s in transcript.segments)
+    return replace(transcript, segments=segments)

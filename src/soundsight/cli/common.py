@@ -165,16 +165,23 @@ def audio_inputs(paths: list[Path]) -> tuple[list[Path], list[str]]:
     from soundsight.errors import AudioError
 
     files: list[Path] = []
+    failures: list[str] = []
     for path in paths:
-        files += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [path]
-    good, failures = [], []
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        files += found
+        if not found:
+            failures.append(f"'{path}': a folder holding no audio file ({', '.join(AUDIO_SUFFIXES)})")
+    good = []
     for path in files:
         try:
             good.append(check_audio_file(path))
         except AudioError as e:
             failures.append(str(e))
     if not good:
-        finish(failures)
+        finish(failures or ["no audio file given"])
     return good, failures
 
 
