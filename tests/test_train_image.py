@@ -132,6 +132,10 @@ def test_a_killed_diffusion_run_resumes_on_the_same_loss_curve(
     expected, got = _losses(tmp_path / "unbroken" / "diffusion"), _losses(killed)
     assert sorted(got) == sorted(expected) == list(range(1, 13))
     assert [got[s] for s in expected] == pytest.approx([expected[s] for s in expected], abs=1e-4)
+    rows = [json.loads(line) for line in (killed / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows if "loss" in row] == list(range(1, 13))  # each step once after the resume
+    saved = {p.suffix for p in killed.glob("checkpoint-*/*")}
+    assert saved == {".safetensors", ".json"}  # the EMA and the optimiser too: no pickle to run code from
 
 
 def test_two_cpu_processes_under_accelerate(small_build: BuildReport, tmp_path: Path) -> None:

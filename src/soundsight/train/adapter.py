@@ -197,7 +197,7 @@ def main(config: AdapterTrainConfig) -> Path:
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.learning_rate, weight_decay=0.01)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     adapter, optimizer, scheduler = accelerator.prepare(adapter, optimizer, scheduler)
-    step = resume(accelerator, out)
+    step = resume(accelerator, out, asdict(config))
     if accelerator.is_main_process:
         save_text(json.dumps(asdict(config), indent=2, default=str) + "\n", out / "config.json", overwrite=True)
     bare = accelerator.unwrap_model(adapter)

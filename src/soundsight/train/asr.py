@@ -224,7 +224,7 @@ def main(config: AsrTrainConfig) -> Path:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    step = resume(accelerator, out)
+    step = resume(accelerator, out, asdict(config))
     if accelerator.is_main_process:
         params = sum(p.numel() for p in model.parameters())
         logger.info("ASR: %d parameters, %d train clips, steps %d -> %d, %d processes on %s", params, len(train_y),

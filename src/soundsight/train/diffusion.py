@@ -177,7 +177,7 @@ def main(config: DiffusionTrainConfig) -> Path:
     model, optimizer, lr_scheduler = accelerator.prepare(denoiser, optimizer, lr_scheduler)
     ema.to(accelerator.device)
     accelerator.register_for_checkpointing(ema)
-    step = resume(accelerator, out)
+    step = resume(accelerator, out, asdict(config))
     if accelerator.is_main_process:
         logger.info("text encoder %d + UNet %d parameters, %d train latents (mirrors included), steps %d -> %d",
                     sum(p.numel() for p in denoiser.text_encoder.parameters()),

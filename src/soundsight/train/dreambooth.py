@@ -295,7 +295,7 @@ def main(config: DreamBoothConfig) -> Path:
     lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=config.lr_warmup_steps * n,
                                  num_training_steps=config.max_train_steps * n)  # fmt: skip
     model, optimizer, lr_scheduler = accelerator.prepare(trainable, optimizer, lr_scheduler)
-    step = resume(accelerator, config.output_dir) if config.resume else 0
+    step = resume(accelerator, config.output_dir, asdict(config), "train_config.json") if config.resume else 0
     if accelerator.is_main_process:
         logger.info("DreamBooth on '%s': %d instance and %d class pictures at %d px, %s, %d trainable parameters, "
                     "steps %d -> %d", config.pretrained_model, len(instances), len(classes), resolution,

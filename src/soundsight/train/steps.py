@@ -12,9 +12,8 @@ import torch
 from accelerate import Accelerator
 
 from soundsight.train.batches import append_log
-from soundsight.train.checkpoints import save_checkpoint
+from soundsight.train.checkpoints import LOG_NAME, save_checkpoint
 
-LOG_NAME = "log.jsonl"
 MAX_GRAD_NORM = 1.0
 
 

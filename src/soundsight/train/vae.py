@@ -129,7 +129,7 @@ def main(config: VaeTrainConfig) -> Path:
     optimizer = torch.optim.AdamW(vae.parameters(), lr=config.learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     model, optimizer, scheduler = accelerator.prepare(_Autoencode(vae), optimizer, scheduler)
-    step = resume(accelerator, out)
+    step = resume(accelerator, out, asdict(config))
     if accelerator.is_main_process:
         logger.info("VAE: %d parameters, %d train images (mirrors included), steps %d -> %d",
                     sum(p.numel() for p in vae.parameters()), len(train.pixels), step, config.steps)  # fmt: skip

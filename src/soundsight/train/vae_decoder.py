@@ -137,7 +137,7 @@ def main(config: DecoderTrainConfig) -> Path:
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
     decoder, optimizer, scheduler = accelerator.prepare(vae.decoder, optimizer, scheduler)
-    step = resume(accelerator, out)
+    step = resume(accelerator, out, asdict(config))
     if accelerator.is_main_process:
         save_text(json.dumps(asdict(config), indent=2, default=str) + "\n", out / "config.json", overwrite=True)
 
