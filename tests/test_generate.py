@@ -133,3 +133,13 @@ def test_lora_weights_load_and_change_the_picture(tiny_sd: Path, tiny_lora: Path
     tuned = generate(Prompt("a star"), load_painter(tiny_sd, lora=tiny_lora), GenerateConfig(steps=2),
                      progress=False)  # fmt: skip
     assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(tuned.images[0]))
+
+
+def test_lora_weights_are_read_as_safetensors_only(tiny_sd: Path, tmp_path: Path) -> None:
+    (tmp_path / "pickled").mkdir()
+    torch.save({"unet.x": torch.zeros(1)}, tmp_path / "pickled" / "pytorch_lora_weights.bin")
+    (tmp_path / "weights.bin").write_bytes((tmp_path / "pickled" / "pytorch_lora_weights.bin").read_bytes())
+    for lora in (tmp_path / "pickled", tmp_path / "weights.bin"):
+        with pytest.raises(ModelNotFoundError) as refused:
+            load_pipeline(tiny_sd, lora=lora)  # refused before the model loads
+        assert str(refused.value) == f"LoRA weights '{lora}': no .safetensors file (only safetensors are read)"

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -82,6 +83,26 @@ def test_transcribing_painting_and_hearing_share_one_bounded_queue() -> None:
     }
 
 
+def test_the_three_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:
+    page = build_app(AppConfig())
+    public = {fn.api_name: fn.name for fn in page.fns.values() if fn.api_visibility == "public"}
+    assert public == {"transcribe": "on_transcribe", "paint": "on_paint", "hear": "on_sound"}
+
+
+def test_a_model_the_page_cannot_load_gets_one_message_whether_or_not_the_path_exists(tmp_path: Path) -> None:
+    from soundsight.webapp import _loaded_for_page, image_painter
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not a model")
+    messages = set()
+    for name in ("/nowhere/model", str(tmp_path / "empty"), str(tmp_path / "notes.txt")):
+        with pytest.raises(ConfigError) as refused, _loaded_for_page("image model", name):
+            image_painter(name, "cpu")
+        messages.add(str(refused.value).replace(name, "NAME"))
+    assert messages == {"image model 'NAME': this app cannot load it (a Hub id it can reach, or one of its own model "
+                        "folders)"}  # fmt: skip
+
+
 def test_a_recording_too_long_silent_or_not_audio_is_refused_naming_only_the_file(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match=r"^'en_jfk.wav': 11.0 s of audio, longer than this app takes \(10 s\)$"):
         read_recording(str(JFK), max_seconds=10)
@@ -118,8 +139,13 @@ def test_paint_settings_and_models_stay_within_the_app_limits() -> None:
         settings(0, 101, 4, 1)
     with pytest.raises(ConfigError, match=r"^num_images 5: this app paints at most 4 at once$"):
         settings(0, 20, 4, 5)
-    with pytest.raises(ConfigError, match=r"^seed -1: must not be negative$"):
-        settings(-1, 20, 4, 1)
+    for seed in (-1, 1e30, 2.5):
+        with pytest.raises(ConfigError) as refused:
+            settings(seed, 20, 4, 1)
+        assert str(refused.value) == f"seed {seed:g}: must be a whole number from 0 to 4294967295"
+    for bad in (float("nan"), float("inf"), None):
+        with pytest.raises(ConfigError, match=rf"^guidance {bad}: must be a number$"):
+            settings(0, 20, bad, 1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"^steps 0: must be at least 1$"):
         settings(0, 0, 4, 1)
     locked = AppConfig(custom_models=False)
@@ -367,3 +393,47 @@ def test_a_sound_paints_its_scene_in_the_sound_tab(page: Any, tmp_path: Path) ->
         assert "Sound: bell.wav, Adapter: sound_adapter" in png.text["parameters"]
     verdict = score_painted(picture[None], ["a yellow circle"], ["bell"]).verdicts[0]
     assert verdict.correct, verdict.read
+
+
+def test_scripts_drive_the_app_by_its_api_names(server: str) -> None:
+    from gradio_client import Client, handle_file
+
+    from soundsight.evaluate.image_model import score_painted
+
+    client = Client(server, verbose=False)
+    gallery, files = client.predict(sound=handle_file(str(BELL)), seed=3, api_name="/hear")
+    meta = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+    assert (meta["scene"], meta["seed"]) == ("a yellow circle", 3)
+    with Image.open(gallery[0]["image"]) as png:
+        picture = np.asarray(png.convert("RGB"))
+    assert score_painted(picture[None], ["a yellow circle"], ["bell"]).verdicts[0].correct
+    _, files = client.predict(prompt="a red star on a blue background", api_name="/paint")  # the rest: the page's
+    meta = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+    assert meta["prompt"] == "a red star on a blue background"
+    text, language, prompt = client.predict(recording=handle_file(str(JFK)), api_name="/transcribe")
+    assert "what you can do for your country" in text.lower() and language == "en" and prompt
+
+
+def test_sigterm_stops_the_server_and_removes_every_upload(tmp_path: Path) -> None:
+    uploads, port = tmp_path / "gradio", free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(uploads)}
+    log = (tmp_path / "app.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "soundsight", "app", "--port", str(port), "--device", "cpu"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        from gradio_client import Client, handle_file
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 (not up yet)
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "app.log").read_text()[-2000:]
+                time.sleep(0.5)
+        client.predict(handle_file(str(BELL)), 0, 2, 4, 1, api_name="/hear")
+        assert [p for p in uploads.rglob("*") if p.name == "bell.wav"], "the upload is kept while serving"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert not [p for p in uploads.rglob("*") if p.is_file()], sorted(uploads.rglob("*"))

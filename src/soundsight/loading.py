@@ -290,6 +290,17 @@ NAMED_ASR = {MOONSHINE: "moonshine", AUTO_ASR: "auto"}  # picked by a name of th
 ASR_FOLDER_TYPES = {"whisper": "whisper"}  # a folder's config.json model_type -> the backend that reads it
 
 
+def check_lora_weights(lora: Path | str) -> None:
+    """Raise ModelNotFoundError unless `lora` is a .safetensors file or a folder holding one (nothing else is
+    read: another format could be a pickle)."""
+    lora_path = Path(lora)
+    if not lora_path.exists():
+        raise ModelNotFoundError(f"LoRA weights '{lora}': no such file or folder")
+    found = [lora_path] if lora_path.is_file() else list(lora_path.glob("*.safetensors"))
+    if not found or any(p.suffix != ".safetensors" for p in found):
+        raise ModelNotFoundError(f"LoRA weights '{lora}': no .safetensors file (only safetensors are read)")
+
+
 def load_pipeline(
     name: str | Path,
     *,
@@ -311,6 +322,8 @@ def load_pipeline(
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     _check_folder(name, "image model")
+    if lora is not None:
+        check_lora_weights(lora)
     try:
         pipe = _from_pretrained(
             AutoPipelineForText2Image.from_pretrained, name, dtype=torch_dtype, use_safetensors=True
@@ -318,11 +331,8 @@ def load_pipeline(
     except (OSError, ValueError) as e:
         raise _not_found(name, "image model", "--image-model", e) from e
     if lora is not None:
-        lora_path = Path(lora)
-        if not lora_path.exists():
-            raise ModelNotFoundError(f"LoRA weights '{lora}': no such file or folder")
         try:
-            pipe.load_lora_weights(str(lora_path))
+            pipe.load_lora_weights(str(lora), use_safetensors=True)  # never a pickle
         except (OSError, ValueError, KeyError) as e:
             raise ModelNotFoundError(f"LoRA weights '{lora}': cannot load them into '{name}' ({e})") from e
     if attention_slicing:

@@ -4,7 +4,9 @@ sound -> images through the audio adapter."""
 from __future__ import annotations
 
 import logging
+import math
 import re
+import signal
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from soundsight.defaults import (
     default_image_model,
     paints_spoken_shapes,
 )
-from soundsight.errors import AudioError, ConfigError, PromptError, SoundSightError
+from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, PromptError, SoundSightError
 from soundsight.generate import GenerateConfig, Painter, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
@@ -41,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 MAX_STEPS = 100
 MAX_NUM_IMAGES = 4
+MAX_SEED = 2**32 - 1
+API_NAMES = ("transcribe", "paint", "hear")  # the page's events scripts may call (gradio_client), by name
 MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
 CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
 CONCURRENCY_ID = "models"  # transcribing and painting share one limit: both use the models
@@ -245,8 +249,12 @@ def hear(recording: str | None, model: str, *, translate: bool, config: AppConfi
 
 def settings(seed: float, steps: float, guidance: float, num_images: float) -> GenerateConfig:
     """Return the paint settings the page's fields ask for; raise ConfigError beyond the app's limits."""
-    if seed < 0:
-        raise ConfigError(f"seed {seed:g}: must not be negative")
+    fields = {"seed": seed, "steps": steps, "guidance": guidance, "num_images": num_images}
+    for name, value in fields.items():
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"{name} {value}: must be a number")
+    if not 0 <= seed <= MAX_SEED or seed != int(seed):
+        raise ConfigError(f"seed {seed:g}: must be a whole number from 0 to {MAX_SEED}")
     if steps > MAX_STEPS:
         raise ConfigError(f"steps {steps:g}: this app paints with at most {MAX_STEPS}")
     if num_images > MAX_NUM_IMAGES:
@@ -288,6 +296,24 @@ def paint(
 
 
 @contextmanager
+def _loaded_for_page(kind: str, shown: str) -> Iterator[None]:
+    """Loading a model a page user named: one message whatever is wrong with it (missing, not a model, not
+    loadable), naming it as `shown` (see _as_shown), so the page tells nobody which server paths exist."""
+    try:
+        yield
+    except (ModelNotFoundError, OSError) as e:
+        logger.info("could not load %s %s: %s", kind, shown, e)
+        raise ConfigError(f"{kind} {shown!r}: this app cannot load it (a Hub id it can reach, or one of its "
+                          "own model folders)") from None  # fmt: skip
+
+
+def _as_shown(name: str, offered: list[tuple[str, str]]) -> str:
+    """A model's name as the page lists it: an offered one by its label (never the server's path), a typed one
+    as typed."""
+    return next((label for label, value in offered if value == name), name)
+
+
+@contextmanager
 def _shown_on_page() -> Iterator[None]:
     """Turn a SoundSightError into gradio's error box holding its one line; the app serves on."""
     try:
@@ -306,7 +332,10 @@ def build_app(config: AppConfig) -> gr.Blocks:
         recording: str | None, asr_name: str, translate: bool, subject: str
     ) -> tuple[str, str, str, Transcript]:
         with _shown_on_page():
-            heard = hear(recording, check_model(asr_name, asr_offered, config), translate=translate, config=config)
+            name = check_model(asr_name, asr_offered, config)
+            with _loaded_for_page("speech model", _as_shown(name, asr_offered)):
+                asr_model(name, config.device, config.dtype)
+            heard = hear(recording, name, translate=translate, config=config)
         try:
             prompt = page_prompt(heard.text, subject)
         except PromptError as e:
@@ -324,7 +353,9 @@ def build_app(config: AppConfig) -> gr.Blocks:
             lora = check_lora(lora_name, lora_offered, config)
             generate_config = settings(seed, steps, guidance, num_images)
             progress(0, desc="loading the image model")
-            image_painter(name, config.device, config.dtype, lora)
+            shown = _as_shown(name, image_offered) + (f" + {_as_shown(lora, lora_offered)}" if lora else "")
+            with _loaded_for_page("image model" if lora is None else "image model with LoRA weights", shown):
+                image_painter(name, config.device, config.dtype, lora)
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
@@ -420,21 +451,35 @@ def build_app(config: AppConfig) -> gr.Blocks:
         paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, lora_name, seed, steps,
                                     guidance, num_images, heard, any_prompt], "outputs": [gallery, files],
                                     "concurrency_id": CONCURRENCY_ID}  # fmt: skip
-        transcribe_button.click(**listen_io)
-        paint_button.click(**paint_io)
-        speak_button.click(**listen_io).success(**paint_io)
+        # the three ways in have stable API names (API_NAMES); the page's own helpers are kept out of the API
+        private: dict[str, Any] = {"api_visibility": "private"}
+        transcribe_button.click(**listen_io, api_name="transcribe")
+        paint_button.click(**paint_io, api_name="paint")
+        speak_button.click(**listen_io, **private).success(**paint_io, **private)
         sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
-                           concurrency_id=CONCURRENCY_ID)  # fmt: skip
-        recording.change(lambda: None, outputs=heard, queue=False)
-        transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden")
-        subject.input(on_subject, [transcript, subject, prompt], prompt, queue=False, show_progress="hidden")
-        image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden")
+                           concurrency_id=CONCURRENCY_ID, api_name="hear")  # fmt: skip
+        recording.change(lambda: None, outputs=heard, queue=False, **private)
+        transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden", **private)
+        subject.input(on_subject, [transcript, subject, prompt], prompt, queue=False, show_progress="hidden",
+                      **private)  # fmt: skip
+        image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden",
+                          **private)  # fmt: skip
     return page.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager's stop) ends the server as Ctrl-C does, so gradio removes every upload."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def launch(config: AppConfig) -> None:
-    """Serve the page until interrupted, with a bounded queue and gradio's upload size limit."""
+    """Serve the page until interrupted (Ctrl-C or SIGTERM), with a bounded queue and gradio's upload size limit."""
     page = build_app(config)
+    _stop_on_sigterm()
     # run_history off: its page offers to copy runs to a Hugging Face bucket, and our files expire anyway
     page.launch(server_name=config.host, server_port=config.port, max_file_size=int(config.max_upload_mb * 2**20),
                 run_history=False, share=False)  # fmt: skip

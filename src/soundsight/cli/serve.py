@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import typer
 
 from soundsight.cli.common import ASR_MODEL, DEVICE, DTYPE, IMAGE_MODEL, SUBJECT, attempt, log_progress, quiet_libraries
+
+
+def own_upload_folder() -> Path:
+    """A fresh folder of this server's own for gradio's uploads and the pictures painted (inside GRADIO_TEMP_DIR
+    when that is set), removed with all it holds when the server stops: other gradio apps' files are never
+    touched. Set before gradio is imported, which reads the variable once."""
+    parent = os.environ.get("GRADIO_TEMP_DIR") or None
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="soundsight-app-", dir=parent))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def web_app(
@@ -31,7 +50,11 @@ def web_app(
     ),
     subject: str | None = SUBJECT,
 ) -> None:
-    """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio)."""
+    """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio).
+
+    Uploads and pictures go after an hour, and all of them when the server stops (Ctrl-C or SIGTERM).
+    """
+    own_upload_folder()
     from soundsight.webapp import AppConfig, launch
 
     if custom_models is None:  # other people must not make the server download models or probe its folders
