@@ -208,21 +208,3 @@ def test_hear_splits_a_batch_over_two_processes_with_accelerate(tiny_adapter: Pa
     assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(s).stem}-0.png" for s in sounds)
     assert len([line for line in result.stdout.splitlines() if " -> " in line]) == 4  # each sound painted once
 
-
-def test_a_resume_under_another_width_is_one_line_and_the_run_is_left_as_it_was(
-    small_build: BuildReport, tiny_whisper: Path, tiny_sd: Path, tiny_adapter: Path, tmp_path: Path
-) -> None:
-    import shutil
-
-    run = tmp_path / "run"
-    shutil.copytree(tiny_adapter, run)
-    shutil.rmtree(run / "model")  # as if killed before the end: the checkpoints are what a resume reads
-    command = _command(small_build, run, tiny_whisper, tiny_sd, 8, [sys.executable, "-m"])
-    command[command.index("--width") + 1] = "32"
-    before = (run / "log.jsonl").read_text()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=ENV)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"error: '{run}' was trained with width 16 (now 32): resume with the same settings, or train into a new --out"
-    )
-    assert "Traceback" not in result.stderr and (run / "log.jsonl").read_text() == before
