@@ -204,7 +204,6 @@ def evaluate_dreambooth(
     seed: int = typer.Option(0, "--seed", help="Prompt i is painted from seed + i."),
     report: Path | None = REPORT,
     device: str = DEVICE,
-    unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Score a model personalised on the Spoken Shapes subject ("a sks heart"): subject fidelity, prompt
@@ -214,7 +213,7 @@ def evaluate_dreambooth(
 
     attempt(lambda: check_new_outputs(out, report))
     quiet_libraries()
-    painter = load_shapes_painter(image_model, device, lora, unchecked=unchecked)
+    painter = load_shapes_painter(image_model, device, lora, unchecked=True)  # forgetting must show: never repainted
     config = paint_config(steps, guidance, seed)
     scores, _, _ = attempt(lambda: evaluate_subject(painter, config, out, per_background=per_background,
                                                      repeats=repeats, progress=not no_progress))  # fmt: skip
