@@ -207,4 +207,3 @@ def test_hear_splits_a_batch_over_two_processes_with_accelerate(tiny_adapter: Pa
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(s).stem}-0.png" for s in sounds)
     assert len([line for line in result.stdout.splitlines() if " -> " in line]) == 4  # each sound painted once
-

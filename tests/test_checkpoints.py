@@ -79,6 +79,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before_with_a_warning
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.startswith(f"checkpoint '{tmp_path / 'checkpoint-4'}' cannot be read (")
     assert warning.endswith("): resuming from the one before it") and "\n" not in warning
+    assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-2"]  # the unreadable one is gone, not kept as newest
     (tmp_path / "checkpoint-2" / "optimizer_0.json").write_text("{not json")
     with pytest.raises(ConfigError, match=f"^'{tmp_path}': no checkpoint in it can be read: train into a new --out$"):
         resume(prepared()[0], tmp_path)

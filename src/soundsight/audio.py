@@ -26,6 +26,7 @@ CLIPPED_LEVEL = 0.999  # samples at or beyond this are taken as clipped...
 CLIPPED_SHARE = 0.005  # ...and a file with more than this share of them as clipped
 QUIET_PEAK = 10 ** (-40 / 20)  # a file whose loudest sample is under -40 dBFS is very quiet
 MP3_SYNC = 0xFFE0  # an MPEG audio frame starts with 11 set bits
+MP3_PADDING_LOOKED_AT = 4096  # zero bytes an encoder may leave before the first frame
 
 
 class AudioWarning(UserWarning):
@@ -47,10 +48,13 @@ def _regular_file(path: Path) -> None:
 
 
 def _looks_like_mp3(path: Path) -> bool:
-    """Whether an .mp3 file opens as MP3 does (an ID3 tag or an MPEG frame header): libmpg123 prints pages of
-    noise on stderr for anything else, so that is refused before it is opened."""
-    with path.open("rb") as f:
-        head = f.read(4)
+    """Whether an .mp3 file opens as MP3 does (an ID3 tag or an MPEG frame header, after any zero padding):
+    libmpg123 prints pages of noise on stderr for anything else, so that is refused before it is opened."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(MP3_PADDING_LOOKED_AT).lstrip(b"\0")[:4]
+    except OSError as e:
+        raise AudioError(f"cannot read audio '{path}': {(e.strerror or str(e)).lower()}") from None
     return head[:3] == b"ID3" or (len(head) >= 2 and (head[0] << 8 | head[1]) & MP3_SYNC == MP3_SYNC)
 
 

@@ -59,6 +59,8 @@ def passes(images: np.ndarray, prompts: list[str] | None) -> list[bool]:
     if images.shape[1:3] != (CANVAS_PX, CANVAS_PX):
         return ok
     checked = [i for i, spec in enumerate(asked) if spec is not None and ok[i]]
+    if not checked:
+        return ok
     objects = [find_object(to_uint8(images[i][None])[0].astype(np.float32)) for i in checked]
     classifier = default_shape_classifier()
     probabilities = shape_probabilities([o.mask for o in objects], classifier)

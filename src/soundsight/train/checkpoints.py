@@ -37,6 +37,7 @@ SETTINGS_NAME = "config.json"
 MAY_CHANGE_ON_RESUME = frozenset({
     "steps", "max_train_steps", "log_every", "checkpoint_every", "checkpointing_steps", "keep_checkpoints",
     "validate_every", "validation_steps", "progress", "device", "workers", "resume", "out", "output_dir",
+    "validate_clips", "validate_captions", "validate_images", "validation_prompts", "sample_steps", "guidance",
 })  # fmt: skip
 TENSOR, DICT, TUPLE, ARRAY = "__tensor__", "__dict__", "__tuple__", "__ndarray__"
 
@@ -133,6 +134,8 @@ def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: in
         for kind, items in (("optimizer", optimizers), ("scheduler", schedulers), ("object", objects)):
             for i, item in enumerate(items):
                 _save_state(item.state_dict(), folder, f"{kind}_{i}")
+        if accelerator.scaler is not None:  # fp16's loss scale
+            _save_state(accelerator.scaler.state_dict(), folder, "scaler")
     accelerator.wait_for_everyone()
     _save_state(_random_states(), folder, f"random_{accelerator.process_index}")
     accelerator.wait_for_everyone()
@@ -153,15 +156,15 @@ def _read(accelerator: Accelerator, folder: Path) -> dict[str, Any]:
     """Everything in a checkpoint, read and checked before any of it is applied; CheckpointError if it cannot be."""
     models, optimizers, schedulers, objects = _prepared(accelerator)
     try:
-        read = {"step": int(json.loads((folder / STEP_FILE).read_text())["step"]),
-                "random": _load_state(folder, f"random_{accelerator.process_index}"),
-                "shapes": [_shapes(folder / f"model_{i}.safetensors") for i in range(len(models))]}  # fmt: skip
+        shapes = [_shapes(folder / f"model_{i}.safetensors") for i in range(len(models))]
+        scaler = _load_state(folder, "scaler") if accelerator.scaler is not None else None
+        read: dict[str, Any] = {"step": int(json.loads((folder / STEP_FILE).read_text())["step"]), "scaler": scaler}
         for kind, items in (("optimizer", optimizers), ("scheduler", schedulers), ("object", objects)):
             device = accelerator.device if kind == "object" else "cpu"
             read[kind] = [_load_state(folder, f"{kind}_{i}", device) for i in range(len(items))]
     except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:  # JSONDecodeError is a ValueError
         raise CheckpointError(f"{type(e).__name__}: {e}".splitlines()[0]) from e
-    for i, (model, saved) in enumerate(zip(models, read["shapes"], strict=True)):
+    for i, (model, saved) in enumerate(zip(models, shapes, strict=True)):
         own = accelerator.unwrap_model(model).state_dict()
         differ = [f"{k} {saved[k]}, now {tuple(v.shape)}" for k, v in own.items()
                   if k in saved and saved[k] != tuple(v.shape)]  # fmt: skip
@@ -181,6 +184,9 @@ def resume(accelerator: Accelerator, run_dir: Path, settings: dict[str, Any] | N
     """
     found = checkpoints(run_dir)
     if not found:
+        if accelerator.is_main_process:
+            keep_log_until(run_dir / LOG_NAME, 0)  # a run killed before its first checkpoint starts over
+        accelerator.wait_for_everyone()
         return 0
     if settings is not None:
         check_same_settings(run_dir / settings_name, settings)
@@ -201,10 +207,20 @@ def resume(accelerator: Accelerator, run_dir: Path, settings: dict[str, Any] | N
         item.load_state_dict(state)
     for item, state in zip(objects, read["object"], strict=True):
         item.load_state_dict(state)
-    _set_random_states(read["random"])
+    if read["scaler"] is not None:
+        accelerator.scaler.load_state_dict(read["scaler"])
+    # Random states are per process and not needed to go on (batches are drawn from the step): a run resumed
+    # on more processes than it was saved with, or with one such file lost, goes on with a warning.
+    try:
+        _set_random_states(_load_state(folder, f"random_{accelerator.process_index}"))
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
+        logger.warning("checkpoint '%s': no random state for process %d (%s): going on without it", folder,
+                       accelerator.process_index, f"{type(e).__name__}: {e}".splitlines()[0])  # fmt: skip
     step = read["step"]
     if accelerator.is_main_process:
         keep_log_until(run_dir / LOG_NAME, step)
+        for unreadable in found[found.index(folder) + 1 :]:  # passed over above: drop them, or they would be kept
+            shutil.rmtree(unreadable, ignore_errors=True)  # as the newest and a good one pruned in their place
     accelerator.wait_for_everyone()
     logger.info("resumed from '%s' at step %d", folder, step)
     return step
