@@ -103,6 +103,10 @@ def test_the_log_keeps_each_step_once_after_any_resume(tmp_path: Path) -> None:
     log = tmp_path / LOG_NAME
     rows = [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.9}, {"step": 2, "val": {"painted": 0.5}},
             {"step": 3, "loss": 0.8}, {"gate": 1}]  # fmt: skip
+    (tmp_path / "fresh").mkdir()
+    (tmp_path / "fresh" / LOG_NAME).write_text(json.dumps(rows[0]) + "\n")
+    assert resume(prepared()[0], tmp_path / "fresh") == 0  # killed before its first checkpoint: starts over
+    assert (tmp_path / "fresh" / LOG_NAME).read_text() == ""
     log.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4, "lo')  # the kill cut the last row
     keep_log_until(log, 2)
     assert [json.loads(line) for line in log.read_text().splitlines()] == rows[:3]
