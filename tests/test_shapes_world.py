@@ -21,6 +21,7 @@ from soundsight.defaults import (
 from soundsight.errors import PromptError
 from soundsight.evaluate.image_model import score_painted
 from soundsight.generate import GenerateConfig, to_uint8
+from soundsight.loading import default_shape_classifier
 from soundsight.prompt import PromptConfig, build_prompt, typed_prompt
 from soundsight.shapes.captions import snap_caption
 from soundsight.shapes.render import make_scene, render_scene
@@ -143,17 +144,19 @@ class SometimesWrong:
 
 def test_a_picture_that_reads_back_as_other_than_its_caption_is_painted_again() -> None:
     inner = SometimesWrong()
-    images = ShapesWorldPainter(inner).paint(["a red circle", "a red square"], GenerateConfig(), [4, 7])
+    images = ShapesWorldPainter(inner, shape_classifier=default_shape_classifier).paint(
+        ["a red circle", "a red square"], GenerateConfig(), [4, 7])  # fmt: skip
     assert inner.seeds == [[4, 7], [4 + RETRY_SEED_STRIDE]]  # the square was right the first time
     assert score_painted(to_uint8(images), ["a red circle", "a red square"], ["0", "1"]).all_attributes == 1.0
 
 
 def test_what_is_no_scene_caption_is_held_to_the_world_rule_alone() -> None:
-    unchecked = ShapesWorldPainter(SometimesWrong(), check_captions=False)
-    for prompts, painter in ((["a sks heart", "a photo of a cat"], ShapesWorldPainter(SometimesWrong())),
+    classifier = {"shape_classifier": default_shape_classifier}
+    unchecked = ShapesWorldPainter(SometimesWrong(), check_captions=False, **classifier)
+    for prompts, painter in ((["a sks heart", "a photo of a cat"], ShapesWorldPainter(SometimesWrong(), **classifier)),
                              (["a red circle"] * 2, unchecked)):  # fmt: skip
         painter.paint(prompts, GenerateConfig(), [4, 7])
         assert painter.inner.seeds == [[4, 7]]
-    embeds = ShapesWorldPainter(SometimesWrong())
+    embeds = ShapesWorldPainter(SometimesWrong(), **classifier)
     embeds.paint(None, GenerateConfig(), [4], prompt_embeds=torch.zeros(1, 2, 2))
     assert embeds.inner.seeds == [[4]]

@@ -202,6 +202,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVING: dict[str, Any] = {}  # the served app's process and upload folder, for the last test of this file
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`soundsight app` in a subprocess on a free port, with Moonshine to hear real voices (both offline)."""
@@ -210,9 +213,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cmd = [sys.executable, "-m", "soundsight", "app", "--port", str(port), "--asr-model", "moonshine",
            "--device", "cpu", "--max-seconds", str(MAX_SECONDS), "--max-upload-mb", str(MAX_UPLOAD_MB),
            "--subject", "sks heart"]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    uploads = log.parent / "gradio"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(uploads)}
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    SERVING.update(process=proc, uploads=uploads)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 120
@@ -414,26 +419,10 @@ def test_scripts_drive_the_app_by_its_api_names(server: str) -> None:
     assert "what you can do for your country" in text.lower() and language == "en" and prompt
 
 
-def test_sigterm_stops_the_server_and_removes_every_upload(tmp_path: Path) -> None:
-    uploads, port = tmp_path / "gradio", free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(uploads)}
-    log = (tmp_path / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "soundsight", "app", "--port", str(port), "--device", "cpu"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        from gradio_client import Client, handle_file
-
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-                break
-            except Exception:  # noqa: BLE001 (not up yet)
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "app.log").read_text()[-2000:]
-                time.sleep(0.5)
-        client.predict(handle_file(str(BELL)), 0, 2, 4, 1, api_name="/hear")
-        assert [p for p in uploads.rglob("*") if p.name == "bell.wav"], "the upload is kept while serving"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+def test_sigterm_stops_the_server_and_removes_every_upload(server: str) -> None:
+    # the last test here: it stops the module's server (every test above used it, uploads included)
+    proc, uploads = SERVING["process"], SERVING["uploads"]
+    assert [p for p in uploads.rglob("*") if p.suffix == ".wav"], "uploads are kept while serving"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
     assert not [p for p in uploads.rglob("*") if p.is_file()], sorted(uploads.rglob("*"))

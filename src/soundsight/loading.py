@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, load_model
 
 from soundsight.asr import AsrBackend, AsrCapabilities
 from soundsight.defaults import (
@@ -290,6 +291,22 @@ NAMED_ASR = {MOONSHINE: "moonshine", AUTO_ASR: "auto"}  # picked by a name of th
 ASR_FOLDER_TYPES = {"whisper": "whisper"}  # a folder's config.json model_type -> the backend that reads it
 
 
+def load_tensors(path: Path | str, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (checkpoints of our own runs among them); never a pickle."""
+    return load_file(str(path), device=str(device))
+
+
+def tensor_shapes(path: Path | str) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in a safetensors file, read from its header alone."""
+    with safe_open(str(path), "pt") as f:
+        return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+
+
+def load_weights_into(model: torch.nn.Module, path: Path | str) -> None:
+    """Load a safetensors file written by safetensors.torch.save_model into `model` (tied weights restored)."""
+    load_model(model, str(path))
+
+
 def check_lora_weights(lora: Path | str) -> None:
     """Raise ModelNotFoundError unless `lora` is a .safetensors file or a folder holding one (nothing else is
     read: another format could be a pickle)."""
@@ -371,7 +388,7 @@ def load_painter(name: str | Path, *, lora: Path | str | None = None, **options:
     if paints_spoken_shapes(name):
         from soundsight.backends.shapes_world import ShapesWorldPainter
 
-        return ShapesWorldPainter(painter)
+        return ShapesWorldPainter(painter, shape_classifier=default_shape_classifier)
     return painter
 
 

@@ -13,6 +13,7 @@ text, prompt embeddings) are held to the rule alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 
 from soundsight.errors import PromptError
 from soundsight.generate import GenerateConfig, Painter, to_uint8
+from soundsight.models.shape_classifier import ShapeClassifier
 from soundsight.shapes.captions import CaptionSpec, parse_caption
 from soundsight.shapes.spec import CANVAS_PX
 from soundsight.shapes.verify import find_object, read_position, read_size, shape_probabilities
@@ -49,20 +51,20 @@ def scene_asked(prompt: str | None) -> CaptionSpec | None:
     return None if spec.is_subject else spec
 
 
-def passes(images: np.ndarray, prompts: list[str] | None) -> list[bool]:
-    """Per (H, W, 3) [0, 1] picture: it keeps the world's rule and, where its prompt is a scene caption,
-    reads back as everything the caption asks, its shape beyond doubt."""
-    from soundsight.loading import default_shape_classifier  # loading imports this module
-
+def passes(images: np.ndarray, prompts: list[str] | None,
+           shape_classifier: Callable[[], ShapeClassifier] | None = None) -> list[bool]:  # fmt: skip
+    """Per (H, W, 3) [0, 1] picture: it keeps the world's rule and, where its prompt is a scene caption and a
+    `shape_classifier` (the verifier's, loaded when first needed) is given, reads back as everything the
+    caption asks, its shape beyond doubt."""
     asked = [scene_asked(p) for p in prompts] if prompts is not None else [None] * len(images)
     ok = [keeps_world_rule(image) for image in images]
-    if images.shape[1:3] != (CANVAS_PX, CANVAS_PX):
+    if images.shape[1:3] != (CANVAS_PX, CANVAS_PX) or shape_classifier is None:
         return ok
     checked = [i for i, spec in enumerate(asked) if spec is not None and ok[i]]
     if not checked:
         return ok
     objects = [find_object(to_uint8(images[i][None])[0].astype(np.float32)) for i in checked]
-    classifier = default_shape_classifier()
+    classifier = shape_classifier()
     probabilities = shape_probabilities([o.mask for o in objects], classifier)
     for i, obj, shape_probability in zip(checked, objects, probabilities, strict=True):
         spec = asked[i]
@@ -75,11 +77,13 @@ def passes(images: np.ndarray, prompts: list[str] | None) -> list[bool]:
 
 
 class ShapesWorldPainter:
-    """`inner` with its pictures held to the world's rule and, with `check_captions`, to their captions;
-    everything else is the inner painter's."""
+    """`inner` with its pictures held to the world's rule and, given the verifier's `shape_classifier` and with
+    `check_captions`, to their captions; everything else is the inner painter's."""
 
-    def __init__(self, inner: Painter, *, check_captions: bool = True) -> None:
+    def __init__(self, inner: Painter, *, shape_classifier: Callable[[], ShapeClassifier] | None = None,
+                 check_captions: bool = True) -> None:  # fmt: skip
         self.inner = inner
+        self.shape_classifier = shape_classifier
         self.check_captions = check_captions
 
     def __getattr__(self, name: str) -> Any:
@@ -91,7 +95,7 @@ class ShapesWorldPainter:
         images = self.inner.paint(prompts, config, seeds, negative_prompts=negative_prompts,
                                   prompt_embeds=prompt_embeds, progress=progress)  # fmt: skip
         checked = prompts if self.check_captions else None
-        broken = [i for i, ok in enumerate(passes(images, checked)) if not ok]
+        broken = [i for i, ok in enumerate(passes(images, checked, self.shape_classifier)) if not ok]
         for attempt in range(1, MAX_TRIES):
             if not broken:
                 break
@@ -101,7 +105,7 @@ class ShapesWorldPainter:
                 negative_prompts=[negative_prompts[i] for i in broken] if negative_prompts else None,
                 prompt_embeds=prompt_embeds[broken] if prompt_embeds is not None else None, progress=progress,
             )  # fmt: skip
-            kept = passes(again, [checked[i] for i in broken] if checked is not None else None)
+            kept = passes(again, [checked[i] for i in broken] if checked is not None else None, self.shape_classifier)
             for i, image, ok in zip(broken, again, kept, strict=True):
                 if ok:
                     images[i] = image

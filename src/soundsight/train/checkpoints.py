@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors import SafetensorError
+from safetensors.torch import save_file, save_model
 
 from soundsight.errors import ConfigError
+from soundsight.loading import load_tensors, load_weights_into, tensor_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _save_state(state: Any, folder: Path, name: str) -> None:
 
 
 def _load_state(folder: Path, name: str, device: torch.device | str = "cpu") -> Any:
-    tensors = load_file(str(folder / f"{name}.safetensors"), device=str(device))
+    tensors = load_tensors(folder / f"{name}.safetensors", device)
     return _unflatten(json.loads((folder / f"{name}.json").read_text()), tensors)
 
 
@@ -147,16 +148,11 @@ def save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: in
     return folder
 
 
-def _shapes(weights: Path) -> dict[str, tuple[int, ...]]:
-    with safe_open(str(weights), "pt") as f:
-        return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-
-
 def _read(accelerator: Accelerator, folder: Path) -> dict[str, Any]:
     """Everything in a checkpoint, read and checked before any of it is applied; CheckpointError if it cannot be."""
     models, optimizers, schedulers, objects = _prepared(accelerator)
     try:
-        shapes = [_shapes(folder / f"model_{i}.safetensors") for i in range(len(models))]
+        shapes = [tensor_shapes(folder / f"model_{i}.safetensors") for i in range(len(models))]
         scaler = _load_state(folder, "scaler") if accelerator.scaler is not None else None
         read: dict[str, Any] = {"step": int(json.loads((folder / STEP_FILE).read_text())["step"]), "scaler": scaler}
         for kind, items in (("optimizer", optimizers), ("scheduler", schedulers), ("object", objects)):
@@ -200,7 +196,7 @@ def resume(accelerator: Accelerator, run_dir: Path, settings: dict[str, Any] | N
         raise ConfigError(f"'{run_dir}': no checkpoint in it can be read: train into a new --out")
     models, optimizers, schedulers, objects = _prepared(accelerator)
     for i, model in enumerate(models):
-        load_model(accelerator.unwrap_model(model), str(folder / f"model_{i}.safetensors"))
+        load_weights_into(accelerator.unwrap_model(model), folder / f"model_{i}.safetensors")
     for item, state in zip(optimizers, read["optimizer"], strict=True):
         item.load_state_dict(state)
     for item, state in zip(schedulers, read["scheduler"], strict=True):
