@@ -56,17 +56,18 @@ def passes(images: np.ndarray, prompts: list[str] | None,
     """Per (H, W, 3) [0, 1] picture: it keeps the world's rule and, where its prompt is a scene caption and a
     `shape_classifier` (the verifier's, loaded when first needed) is given, reads back as everything the
     caption asks, its shape beyond doubt."""
+    if images.shape[1:3] != (CANVAS_PX, CANVAS_PX):
+        return [True] * len(images)  # not a Spoken Shapes canvas: nothing to read
+    objects = [find_object(pixels.astype(np.float32)) for pixels in to_uint8(images)]
+    ok = [obj.color is not None for obj in objects]  # the world's rule, as keeps_world_rule reads it
     asked = [scene_asked(p) for p in prompts] if prompts is not None else [None] * len(images)
-    ok = [keeps_world_rule(image) for image in images]
-    if images.shape[1:3] != (CANVAS_PX, CANVAS_PX) or shape_classifier is None:
-        return ok
     checked = [i for i, spec in enumerate(asked) if spec is not None and ok[i]]
-    if not checked:
+    if shape_classifier is None or not checked:
         return ok
-    objects = [find_object(to_uint8(images[i][None])[0].astype(np.float32)) for i in checked]
     classifier = shape_classifier()
-    probabilities = shape_probabilities([o.mask for o in objects], classifier)
-    for i, obj, shape_probability in zip(checked, objects, probabilities, strict=True):
+    probabilities = shape_probabilities([objects[i].mask for i in checked], classifier)
+    for i, shape_probability in zip(checked, probabilities, strict=True):
+        obj = objects[i]
         spec = asked[i]
         assert spec is not None
         read = {"background": obj.background, "color": obj.color, "size": read_size(obj.mask),
