@@ -29,6 +29,7 @@ from soundsight.shapes.build import BuildReport
 from soundsight.shapes.sounds import SYNTHS
 from soundsight.shapes.spec import SAMPLE_RATE
 from soundsight.sound_to_image import SoundToImage
+from soundsight.train.adapter import scene_loss
 
 from .conftest import SHARED_DATA
 from .tiny_models import save_tiny_stable_diffusion
@@ -40,7 +41,8 @@ def _command(build: BuildReport, out: Path, whisper: Path, sd: Path, steps: int,
     return [*launcher, "soundsight", "train", "adapter", "--data", str(build.out), "--out", str(out),
             "--asr-model", str(whisper), "--image-model", str(sd), "--width", "16", "--layers", "1", "--heads", "2",
             "--steps", str(steps), "--batch-size", "4", "--checkpoint-every", "2", "--validate-every", "0",
-            "--log-every", "1", "--seed", "1", "--other-sounds", "0", "--no-progress"]  # fmt: skip
+            "--log-every", "1", "--seed", "1", "--other-sounds", "0", "--varied-val-sounds", "12",
+            "--scene-weight", "0.5", "--no-progress"]  # fmt: skip
 
 
 def _losses(run: Path) -> dict[int, float]:
@@ -91,8 +93,19 @@ def test_a_run_saves_an_adapter_that_names_its_models(tiny_adapter: Path, tiny_w
     assert config["text_fingerprint"] == fingerprint(s2i.painter.text_encoder)
     scores = [json.loads(line)["val"] for line in (tiny_adapter / "log.jsonl").read_text().splitlines()
               if "val" in line]  # fmt: skip
-    assert set(scores[-1]) == {"cosine", "mse", "painted"} and -1 <= scores[-1]["cosine"] <= 1
+    assert set(scores[-1]) == {"cosine", "mse", "painted", "snapped", "varied_snapped"}
+    assert -1 <= scores[-1]["cosine"] <= 1 and 0 <= scores[-1]["varied_snapped"] <= 1
     assert Image.open(tiny_adapter / "val-000006.png").width > 0  # the validation grid, read back
+
+
+def test_the_scene_loss_rewards_the_nearest_scene_being_the_right_one() -> None:
+    scenes = torch.randn(6, 77, 16)
+    right = torch.tensor([0, 3])
+    at_the_right_scene = scene_loss(scenes[[0, 3]], scenes, right)
+    at_a_wrong_scene = scene_loss(scenes[[1, 2]], scenes, right)
+    halfway = scene_loss((scenes[[0, 3]] + scenes[[1, 2]]) / 2, scenes, right)
+    assert at_the_right_scene < halfway < at_a_wrong_scene
+    assert at_the_right_scene < 0.1  # random scenes are far apart: the right one's logit wins by a wide margin
 
 
 def test_an_adapter_refuses_other_models(tiny_adapter: Path, tiny_whisper: Path, tmp_path: Path) -> None:

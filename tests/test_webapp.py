@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import soundfile as sf
 from PIL import Image
 from typer.testing import CliRunner
 
+import soundsight
 from soundsight.asr import Transcript
 from soundsight.cli import app
 from soundsight.errors import AudioError, ConfigError, PromptError
@@ -35,6 +38,7 @@ from soundsight.webapp import (
     image_choices,
     image_painter,
     lora_choices,
+    page_choices,
     page_prompt,
     paint,
     read_recording,
@@ -70,6 +74,8 @@ def test_app_config_refuses_values_it_cannot_serve() -> None:
         AppConfig(max_queue_size=0)
     result = CliRunner().invoke(app, ["app", "--max-upload-mb", "-1"])
     assert result.exit_code == 1 and result.stderr.strip() == "error: max_upload_mb -1.0: must be positive"
+    result = CliRunner().invoke(app, ["app", "--max-upload-mb", "20", "--max-upload-total-mb", "10"])
+    assert result.stderr.strip() == "error: max_upload_total_mb 10: must be at least max_upload_mb (20)"
 
 
 def test_transcribing_painting_and_hearing_share_one_bounded_queue() -> None:
@@ -151,6 +157,8 @@ def test_paint_settings_and_models_stay_within_the_app_limits() -> None:
     locked = AppConfig(custom_models=False)
     offered = image_choices(locked)
     assert check_model(offered[0][1], offered, locked) == offered[0][1]
+    assert check_model(offered[0][0], offered, locked) == offered[0][1]  # the page sends the label it shows
+    assert [value for _, value in page_choices(offered)] == [label for label, _ in offered]  # no server path
     with pytest.raises(ConfigError, match=r"^model 'some/model': this app offers only the models in its list$"):
         check_model("some/model", offered, locked)
     assert check_model(" some/model ", offered, AppConfig()) == "some/model"
@@ -163,6 +171,7 @@ def test_paint_saves_pngs_with_their_parameters_and_loads_the_model_once(tiny_sd
     assert [p.name for p in pngs] == ["a-red-star-3.png", "a-red-star-4.png"]
     meta = json.loads(pngs[1].with_suffix(".json").read_text())
     assert (meta["prompt"], meta["transcript"], meta["seed"], meta["steps"]) == ("a red star", heard.text, 4, 2)
+    assert meta["image_model"] == tiny_sd.name and str(tiny_sd.parent) not in pngs[1].with_suffix(".json").read_text()
     with Image.open(pngs[0]) as image:
         assert image.text["parameters"].splitlines()[0] == "a red star" and image.size == (32, 32)
     assert image_painter(str(tiny_sd), "cpu")[0] is image_painter(str(tiny_sd), "cpu")[0]
@@ -175,6 +184,8 @@ def test_personalised_weights_and_subject_on_the_page(tiny_sd: Path, tiny_lora: 
     offered = lora_choices(locked)
     assert offered == [("none", ""), ("lora (default)", str(tiny_lora))]
     assert check_lora(" ", offered, locked) is None and check_lora(str(tiny_lora), offered, locked) == str(tiny_lora)
+    assert check_lora("none", offered, locked) is None  # the labels the page sends
+    assert check_lora("lora (default)", offered, locked) == str(tiny_lora)
     with pytest.raises(ConfigError, match=r"^LoRA weights 'other/lora': this app offers only the weights in its list$"):
         check_lora("other/lora", offered, locked)
     with pytest.raises(ConfigError, match=r"^LoRA weights '/nowhere/lora': no such file or folder$"):
@@ -212,7 +223,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     cmd = [sys.executable, "-m", "soundsight", "app", "--port", str(port), "--asr-model", "moonshine",
            "--device", "cpu", "--max-seconds", str(MAX_SECONDS), "--max-upload-mb", str(MAX_UPLOAD_MB),
-           "--subject", "sks heart"]  # fmt: skip
+           "--subject", "sks heart", "--max-upload-total-mb", "50"]  # fmt: skip
     uploads = log.parent / "gradio"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(uploads)}
     with log.open("w") as out:
@@ -417,6 +428,28 @@ def test_scripts_drive_the_app_by_its_api_names(server: str) -> None:
     assert meta["prompt"] == "a red star on a blue background"
     text, language, prompt = client.predict(recording=handle_file(str(JFK)), api_name="/transcribe")
     assert "what you can do for your country" in text.lower() and language == "en" and prompt
+
+
+def test_the_server_refuses_other_names_and_other_sites_and_shows_no_server_path(server: str) -> None:
+    port = urllib.parse.urlsplit(server).port
+
+    def status(path: str, headers: dict[str, str], data: bytes | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(server + path, data=data, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    code, config = status("config", {})
+    assert code == 200 and "sd_shapes (default)" in config
+    install = str(Path(soundsight.__file__).parent)
+    assert install not in config and str(SERVING["uploads"]) not in config  # no folder of the server's
+    rebound = status("config", {"Host": f"rebound.attacker.test:{port}"})
+    assert rebound[0] == 400 and rebound[1].startswith("host 'rebound.attacker.test': not a name this server")
+    foreign = status("gradio_api/upload", {"Origin": "https://evil.test", "Content-Type": "text/plain"}, b"x")
+    assert foreign == (403, "origin 'https://evil.test': this server takes requests only from its own pages\n")
+    assert status("config", {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})[0] == 200
 
 
 def test_sigterm_stops_the_server_and_removes_every_upload(server: str) -> None:

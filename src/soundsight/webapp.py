@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from soundsight.adapter import check_sound
 from soundsight.asr import AsrBackend, Transcript, transcribe
@@ -38,6 +39,7 @@ from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
+from soundsight.web_guard import RequestGuard, UploadBudget, served_names
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +70,11 @@ class AppConfig:
     adapter: str | None = None  # audio adapter folder for the sound tab; None: the bundled one and its models
     lora: str | None = None  # LoRA weights the page offers beside none (e.g. a DreamBooth run's folder)
     subject: str | None = None  # the personalised subject "me" becomes, e.g. "sks person"; editable on the page
+    max_upload_total_mb: float = 200.0  # uploads and painted files kept at once; the oldest go to make room
+    allowed_hosts: tuple[str, ...] = ()  # host names served beside --host and this machine's own names
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "max_seconds"):
+        for name in ("max_upload_mb", "max_seconds", "max_upload_total_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
         for name in ("concurrency_limit", "max_queue_size"):
@@ -78,6 +82,9 @@ class AppConfig:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port}: must be between 0 and 65535")
+        if self.max_upload_total_mb < self.max_upload_mb:
+            raise ConfigError(f"max_upload_total_mb {self.max_upload_total_mb:g}: must be at least max_upload_mb "
+                              f"({self.max_upload_mb:g})")  # fmt: skip
         if self.lora and not Path(self.lora).exists():
             raise ConfigError(f"LoRA weights '{self.lora}': no such file or folder")
 
@@ -161,7 +168,7 @@ def lora_choices(config: AppConfig) -> list[tuple[str, str]]:
 
 def check_lora(name: str, offered: list[tuple[str, str]], config: AppConfig) -> str | None:
     """Return the LoRA weights `name` names, None for none; raise ConfigError if the page may not use them."""
-    name = name.strip()
+    name = _offered_name(name.strip(), offered)
     if not name:
         return None
     _check_offered(name, offered, config, "LoRA weights", "weights")
@@ -175,11 +182,22 @@ def page_prompt(text: str, subject: str) -> str:
 
 def check_model(name: str, offered: list[tuple[str, str]], config: AppConfig) -> str:
     """Return `name` if the page may use it, else raise ConfigError."""
-    name = name.strip()
+    name = _offered_name(name.strip(), offered)
     if not name:
         raise ConfigError("no model chosen: pick one from the list")
     _check_offered(name, offered, config, "model", "models")
     return name
+
+
+def _offered_name(chosen: str, offered: list[tuple[str, str]]) -> str:
+    """The model name behind a choice the page sent: the page holds only labels (never a server path), so a
+    label is the model it stands for; anything else is a name as typed."""
+    return next((name for label, name in offered if label == chosen), chosen)
+
+
+def page_choices(offered: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(label, label) pairs for a dropdown: what the page and its config hold is the label alone."""
+    return [(label, label) for label, _ in offered]
 
 
 def _check_offered(name: str, offered: list[tuple[str, str]], config: AppConfig, kind: str, kinds: str) -> None:
@@ -233,7 +251,8 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
                                 generate_config=generate_config, gate=s2i.gate)  # fmt: skip
     name = Path(str(path)).name
     extra = {**result.parameters, "Sound": name, "Adapter": _label(s2i.adapter_name)}
-    return save_generation(result.generation, out_dir, Path(name).stem or "sound", extra=extra)
+    generation = replace(result.generation, model=_label(result.generation.model))  # no server folder
+    return save_generation(generation, out_dir, Path(name).stem or "sound", extra=extra)
 
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
@@ -288,10 +307,12 @@ def paint(
     defaults = default_generate_config(model)  # the page's own values are no request: only a changed one is
     check_painter(painter, generate_config, steps=generate_config.steps != defaults.steps,
                   guidance=generate_config.guidance != defaults.guidance)  # fmt: skip
-    with lock:
-        generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config)
+    with lock:  # the files name the models as the page does: never a server folder
+        generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config,
+                              model=_label(model))  # fmt: skip
     stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"
     extra = {"LoRA": _label(lora)} if lora else None
+    heard = replace(heard, model=_label(heard.model)) if heard else None
     return save_generation(generation, out_dir, stem, transcript=heard, extra=extra)
 
 
@@ -380,7 +401,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
 
     def on_image_model(image_name: str) -> tuple[int, float]:
-        chosen = default_generate_config(image_name.strip() or image_offered[0][1])
+        chosen = default_generate_config(_offered_name(image_name.strip(), image_offered) or image_offered[0][1])
         return chosen.steps, chosen.guidance
 
     def on_transcript(text: str, subject: str) -> str:
@@ -427,10 +448,12 @@ def build_app(config: AppConfig) -> gr.Blocks:
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     typed = "pick one, or type a Hub id or folder" if config.custom_models else None
                     custom: dict[str, Any] = {"allow_custom_value": config.custom_models, "info": typed}
-                    asr_name = gr.Dropdown(asr_offered, value=asr_offered[0][1], label="Speech model", **custom)
-                    image_name = gr.Dropdown(image_offered, value=image_offered[0][1], label="Image model", **custom)
+                    asr_name = gr.Dropdown(page_choices(asr_offered), value=asr_offered[0][0], label="Speech model",
+                                           **custom)  # fmt: skip
+                    image_name = gr.Dropdown(page_choices(image_offered), value=image_offered[0][0],
+                                             label="Image model", **custom)  # fmt: skip
                     with gr.Row():
-                        lora_name = gr.Dropdown(lora_offered, value=lora_offered[-1][1], elem_id="lora",
+                        lora_name = gr.Dropdown(page_choices(lora_offered), value=lora_offered[-1][0], elem_id="lora",
                                                 label="Personalised weights (LoRA)", **custom)  # fmt: skip
                         subject = gr.Textbox(config.subject or "", label='Subject ("me" in speech becomes it)',
                                              placeholder="e.g. sks person", elem_id="subject")  # fmt: skip
@@ -480,6 +503,10 @@ def launch(config: AppConfig) -> None:
     """Serve the page until interrupted (Ctrl-C or SIGTERM), with a bounded queue and gradio's upload size limit."""
     page = build_app(config)
     _stop_on_sigterm()
+    max_upload_bytes = int(config.max_upload_mb * 2**20)
+    budget = UploadBudget(Path(get_upload_folder()), int(config.max_upload_total_mb * 2**20))
+    guard = Middleware(RequestGuard, names=served_names(config.host, config.allowed_hosts), budget=budget,
+                       max_upload_bytes=max_upload_bytes)  # fmt: skip
     # run_history off: its page offers to copy runs to a Hugging Face bucket, and our files expire anyway
-    page.launch(server_name=config.host, server_port=config.port, max_file_size=int(config.max_upload_mb * 2**20),
-                run_history=False, share=False)  # fmt: skip
+    page.launch(server_name=config.host, server_port=config.port, max_file_size=max_upload_bytes,
+                run_history=False, share=False, app_kwargs={"middleware": [guard]})  # fmt: skip

@@ -34,6 +34,12 @@ def web_app(
     device: str = DEVICE,
     dtype: str = DTYPE,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
+    max_upload_total_mb: float = typer.Option(
+        200.0, "--max-upload-total-mb", help="Uploads and pictures kept at once, in MB; the oldest go to make room."
+    ),
+    allowed_hosts: list[str] = typer.Option(
+        [], "--allowed-hosts", help="A host name to serve beside --host and this machine's names (repeat it)."
+    ),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="Longest recording transcribed, in seconds."),
     concurrency_limit: int = typer.Option(1, "--concurrency-limit", help="Requests worked on at once."),
     max_queue_size: int = typer.Option(16, "--max-queue-size", help="Requests allowed to wait; more are refused."),
@@ -52,7 +58,8 @@ def web_app(
 ) -> None:
     """Serve the web page: record or upload speech, check the transcript, paint it; or paint a sound (gradio).
 
-    Uploads and pictures go after an hour, and all of them when the server stops (Ctrl-C or SIGTERM).
+    Uploads and pictures go after an hour, and all of them when the server stops (Ctrl-C or SIGTERM). Requests
+    for other host names, and from other sites' pages, are refused.
     """
     own_upload_folder()
     from soundsight.webapp import AppConfig, launch
@@ -62,7 +69,7 @@ def web_app(
 
     config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
                                         concurrency_limit, max_queue_size, custom_models, adapter, lora,
-                                        subject))  # fmt: skip
+                                        subject, max_upload_total_mb, tuple(allowed_hosts)))  # fmt: skip
     log_progress()
     quiet_libraries()
     launch(config)

@@ -215,11 +215,17 @@ def train_adapter(
     batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
     learning_rate: float = typer.Option(3e-4, "--learning-rate"),
     cosine_weight: float = typer.Option(1.0, "--cosine-weight", help="Loss = MSE + this x (1 - cosine)."),
+    scene_weight: float = typer.Option(
+        0.0, "--scene-weight", help="+ this x cross-entropy over the scenes (what the world snaps a sound to)."
+    ),
     widened_copies: int = typer.Option(
         1, "--widened-copies", help="Extra copies of each clip as other synthesisers and rooms make it."
     ),
     varied_sounds: int = typer.Option(
         0, "--varied-sounds", help="Clips of the six classes as other readings of the spec's table make them."
+    ),
+    varied_val_sounds: int = typer.Option(
+        600, "--varied-val-sounds", help="More such clips, from another seed, to validate the scene snap on."
     ),
     other_sounds: int = typer.Option(4000, "--other-sounds", help="Other sounds for the sound gate (0: no gate)."),
     gate_steps: int = typer.Option(1500, "--gate-steps"),
@@ -239,7 +245,8 @@ def train_adapter(
     config = attempt(lambda: adapter.AdapterTrainConfig(
         data=data, out=out, asr_model=asr_model, image_model=image_model, width=width, layers=layers, heads=heads,
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, cosine_weight=cosine_weight,
-        widened_copies=widened_copies, varied_sounds=varied_sounds, other_sounds=other_sounds, gate_steps=gate_steps,
+        scene_weight=scene_weight, widened_copies=widened_copies, varied_sounds=varied_sounds,
+        varied_val_sounds=varied_val_sounds, other_sounds=other_sounds, gate_steps=gate_steps,
         checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
         device=device, progress=not no_progress,
     ))  # fmt: skip

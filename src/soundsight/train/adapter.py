@@ -1,5 +1,7 @@
 """`soundsight train adapter`: teach the audio adapter to turn a sound into the text-encoder states of the
-scene it is bound to ("a bell" -> the states of "a yellow circle"), with MSE plus cosine loss.
+scene it is bound to ("a bell" -> the states of "a yellow circle"), with MSE plus cosine loss, and a scene
+loss: cross-entropy over the scenes, each scored by its mean per-token cosine to the output (what the Spoken
+Shapes world snaps a sound to, `adapter.nearest_scenes`).
 
 Whisper's encoder and the image model stay frozen; only the adapter trains. Every step draws its batch
 from (seed, step), so a resumed run continues the same loss curve; accelerate runs it on any number of
@@ -28,6 +30,7 @@ from soundsight.adapter import (
     cosine_to_targets,
     embed_states,
     model_name,
+    nearest_scenes,
     resolve_model,
     scene_states,
 )
@@ -49,6 +52,11 @@ from soundsight.train.steps import end_step, update
 
 logger = logging.getLogger(__name__)
 
+# The bundled scenes' states are 0.69-0.85 apart in mean per-token cosine: at 0.05 a right snap by that gap
+# is a logit margin of 3-6.
+SCENE_TEMPERATURE = 0.05
+VARIED_VAL_SEED_OFFSET = 1_000  # the varied validation clips' seed: config.seed + this, never a training seed
+
 
 @dataclass(frozen=True)
 class AdapterTrainConfig:
@@ -64,9 +72,11 @@ class AdapterTrainConfig:
     learning_rate: float = 3e-4
     warmup_steps: int = 100
     cosine_weight: float = 1.0  # loss = MSE + cosine_weight * (1 - cosine similarity)
+    scene_weight: float = 0.0  # + scene_weight * cross-entropy over the scenes (cosines / SCENE_TEMPERATURE)
     max_shift_s: float = 0.5  # augmentation: up to this much silence before the sound
     widened_copies: int = 1  # more copies of each clip as other synthesisers and rooms make it (sound_widening)
     varied_sounds: int = 0  # clips of the classes as other readings of the spec's table make them (sound_variety)
+    varied_val_sounds: int = 600  # more such clips, from another seed, to validate the scene snap on (0: none)
     other_sounds: int = 4000  # sounds that are none of the classes, for the sound gate (0: no gate)
     gate_steps: int = 1500
     checkpoint_every: int = 250
@@ -81,9 +91,11 @@ class AdapterTrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "gate_steps"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
-        for name in ("widened_copies", "varied_sounds", "other_sounds"):
+        for name in ("widened_copies", "varied_sounds", "other_sounds", "varied_val_sounds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must not be negative")
+        if self.scene_weight < 0:
+            raise ConfigError(f"scene_weight {self.scene_weight}: must not be negative")
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate {self.learning_rate}: must be positive")
 
@@ -92,6 +104,13 @@ def adapter_loss(predicted: torch.Tensor, target: torch.Tensor, cosine_weight: f
     """MSE plus cosine_weight x (1 - cosine similarity per token), both (B, S, D)."""
     cosine = F.cosine_similarity(predicted, target, dim=-1).mean()
     return F.mse_loss(predicted, target) + cosine_weight * (1 - cosine)
+
+
+def scene_loss(predicted: torch.Tensor, scenes: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (B, S, D) outputs over (K, S, D) scene states, the logits each scene's mean per-token
+    cosine / SCENE_TEMPERATURE; `target` (B,) the right scene's index."""
+    cosines = F.cosine_similarity(predicted[:, None], scenes[None], dim=-1).mean(dim=-1)  # (B, K)
+    return F.cross_entropy(cosines / SCENE_TEMPERATURE, target)
 
 
 def shifted(waveform: np.ndarray, rng: np.random.Generator, max_shift_s: float) -> np.ndarray:
@@ -189,7 +208,12 @@ def main(config: AdapterTrainConfig) -> Path:
     target_of = {scene: i for i, scene in enumerate(scenes)}
     train_states = clip_states(copies, asr, pool, progress=show, desc="hear train")
     val_states = clip_states([c.waveform for c in val], asr, pool, progress=show, desc="hear val")
+    varied_val, varied_val_labels = varied_sounds(config.varied_val_sounds, config.seed + VARIED_VAL_SEED_OFFSET)
+    varied_val_states = (clip_states(varied_val, asr, pool, progress=show, desc="hear varied val")
+                         if varied_val else None)  # fmt: skip
+    varied_val_targets = torch.tensor([target_of[sound_scene_caption(label)] for label in varied_val_labels])
     train_targets = torch.tensor([target_of[sound_scene_caption(label)] for label in train_labels])
+    val_targets = torch.tensor([target_of[c.scene] for c in val])
     size = sum(p.numel() for p in adapter.parameters())
     logger.info("audio adapter: %d train (%d varied) and %d val sounds, %d scenes, %d parameters, %s -> %s",
                 len(train), len(varied), len(val), len(scenes), size, audio_name, image_name)  # fmt: skip
@@ -205,14 +229,20 @@ def main(config: AdapterTrainConfig) -> Path:
     def validate(step: int) -> dict[str, float]:
         bare.eval()
         embeds = embed_states(val_states, bare)
-        expected = targets.cpu()[[target_of[c.scene] for c in val]]
+        expected = targets.cpu()[val_targets]
         shown = val[: 4 * len(scenes)]  # a few clips of every class, painted and read back
         images = paint_prompts(painter, embeds[: len(shown)], SHAPES_PAINT, progress=False)
         painted = score_painted(images, [c.scene for c in shown], [c.path.name for c in shown],
                                 grid=out / f"val-{step:06d}.png")  # fmt: skip
+        snapped = {"snapped": float((nearest_scenes(embeds, targets.cpu()) == val_targets).float().mean())}
+        if varied_val_states is not None:
+            varied_embeds = embed_states(varied_val_states, bare)
+            right = nearest_scenes(varied_embeds, targets.cpu()) == varied_val_targets
+            snapped["varied_snapped"] = float(right.float().mean())
         bare.train()
         return {"cosine": float(cosine_to_targets(embeds, expected).mean()),
-                "mse": float(F.mse_loss(embeds, expected)), "painted": painted.all_attributes or 0.0}  # fmt: skip
+                "mse": float(F.mse_loss(embeds, expected)), "painted": painted.all_attributes or 0.0,
+                **snapped}  # fmt: skip
 
     log_file = out / "log.jsonl"
     bar = tqdm(total=config.steps, initial=step, unit="step", desc="adapter", disable=not show)
@@ -223,15 +253,19 @@ def main(config: AdapterTrainConfig) -> Path:
         rng = np.random.default_rng([config.seed, step, accelerator.process_index])
         picked = torch.from_numpy(rng.integers(0, len(train), share))
         states = train_states[picked].to(accelerator.device).float()
-        loss = adapter_loss(adapter(states), targets[train_targets[picked]], config.cosine_weight)
+        predicted, wanted = adapter(states), train_targets[picked].to(accelerator.device)
+        loss = adapter_loss(predicted, targets[wanted], config.cosine_weight)
+        if config.scene_weight:
+            loss = loss + config.scene_weight * scene_loss(predicted, targets, wanted)
         update(accelerator, loss, adapter.parameters(), optimizer, scheduler)
         step += 1
         end_step(accelerator, config, out, step, loss, bar, start, lr=scheduler.get_last_lr()[0])
         done = step == config.steps or (config.validate_every and step % config.validate_every == 0)
         if accelerator.is_main_process and val and done:
             scores = validate(step)
-            logger.info("step %d: val cosine %.3f, mse %.4f, painted right %.1f%%", step, scores["cosine"],
-                        scores["mse"], 100 * scores["painted"])  # fmt: skip
+            logger.info("step %d: val cosine %.3f, mse %.4f, painted right %.1f%%, snapped right %.1f%% (varied "
+                        "%.1f%%)", step, scores["cosine"], scores["mse"], 100 * scores["painted"],
+                        100 * scores["snapped"], 100 * scores.get("varied_snapped", float("nan")))  # fmt: skip
             append_log(log_file, {"step": step, "val": {k: round(v, 4) for k, v in scores.items()}})
     bar.close()
 
