@@ -78,15 +78,16 @@ def test_app_config_refuses_values_it_cannot_serve() -> None:
     assert result.stderr.strip() == "error: max_upload_total_mb 10: must be at least max_upload_mb (20)"
 
 
-def test_transcribing_painting_and_hearing_share_one_bounded_queue() -> None:
-    page = build_app(AppConfig(concurrency_limit=2, max_queue_size=5))
+def test_one_bounded_queue_transcriptions_in_turn_and_paints_taken_together() -> None:
+    page = build_app(AppConfig(concurrency_limit=2, max_queue_size=5, paint_batch=6))
     queue = page._queue  # gradio's own queue: what `default_concurrency_limit` and `max_size` set
     assert (queue.default_concurrency_limit, queue.max_size) == (2, 5)
     model_work = {fn.name: fn for fn in page.fns.values() if fn.queue}
     assert set(model_work) == {"on_transcribe", "on_paint", "on_sound"}
-    assert {(fn.concurrency_id, fn.concurrency_limit) for fn in page.fns.values() if fn.queue} == {
-        ("models", "default")  # one limit for all model work, however it is started
-    }
+    assert {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in page.fns.values() if fn.queue} == {
+        "on_transcribe": ("listen", "default"), "on_sound": ("listen", "default"),  # however they are started
+        "on_paint": ("paint", 6),  # six at once: their images are painted together (BatchingPainter)
+    }  # fmt: skip
 
 
 def test_the_three_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:
@@ -174,7 +175,7 @@ def test_paint_saves_pngs_with_their_parameters_and_loads_the_model_once(tiny_sd
     assert meta["image_model"] == tiny_sd.name and str(tiny_sd.parent) not in pngs[1].with_suffix(".json").read_text()
     with Image.open(pngs[0]) as image:
         assert image.text["parameters"].splitlines()[0] == "a red star" and image.size == (32, 32)
-    assert image_painter(str(tiny_sd), "cpu")[0] is image_painter(str(tiny_sd), "cpu")[0]
+    assert image_painter(str(tiny_sd), "cpu") is image_painter(str(tiny_sd), "cpu")
     with pytest.raises(PromptError, match="^the prompt is empty"):
         paint("  ", str(tiny_sd), settings(0, 2, 7.5, 1), tmp_path, config=config)
 
@@ -201,7 +202,7 @@ def test_personalised_weights_and_subject_on_the_page(tiny_sd: Path, tiny_lora: 
         assert not np.array_equal(np.asarray(a), np.asarray(b))  # same seed, the weights changed the picture
         assert b.text["parameters"].endswith(", LoRA: lora") and "LoRA" not in a.text["parameters"]
     assert json.loads(tuned[0].with_suffix(".json").read_text())["lora"] == "lora"
-    assert image_painter(str(tiny_sd), "cpu")[0] is not image_painter(str(tiny_sd), "cpu", lora=str(tiny_lora))[0]
+    assert image_painter(str(tiny_sd), "cpu") is not image_painter(str(tiny_sd), "cpu", lora=str(tiny_lora))
 
 
 # --- the whole app in a real browser ---
@@ -428,6 +429,26 @@ def test_scripts_drive_the_app_by_its_api_names(server: str) -> None:
     assert meta["prompt"] == "a red star on a blue background"
     text, language, prompt = client.predict(recording=handle_file(str(JFK)), api_name="/transcribe")
     assert "what you can do for your country" in text.lower() and language == "en" and prompt
+
+
+def test_people_painting_at_once_are_all_served_each_with_their_own_seed(server: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    def paint_one(seed: int) -> tuple[dict[str, Any], np.ndarray]:
+        _, files = Client(server, verbose=False).predict(prompt="a red star on a blue background", seed=seed,
+                                                        api_name="/paint")  # fmt: skip
+        meta = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
+        with Image.open(next(f for f in files if f.endswith(".png"))) as png:
+            return meta, np.asarray(png.convert("RGB"), np.int16)
+
+    with ThreadPoolExecutor(6) as pool:  # six people at once: their requests are painted together
+        together = list(pool.map(paint_one, range(40, 46)))
+    assert [meta["seed"] for meta, _ in together] == list(range(40, 46))
+    _, alone = paint_one(43)  # the same seed on its own: the same picture (within 1/255)
+    assert np.abs(together[3][1] - alone).max() <= 1
+    assert not np.array_equal(together[0][1], together[1][1])  # other seeds, other pictures
 
 
 def test_the_server_refuses_other_names_and_other_sites_and_shows_no_server_path(server: str) -> None:

@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 from soundsight.adapter import check_sound
 from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
+from soundsight.backends.batching import MAX_BATCH_IMAGES, BatchingPainter
 from soundsight.defaults import (
     AUTO_ASR,
     bundled_asr_dir,
@@ -34,7 +35,7 @@ from soundsight.defaults import (
     paints_spoken_shapes,
 )
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, PromptError, SoundSightError
-from soundsight.generate import GenerateConfig, Painter, check_painter, generate
+from soundsight.generate import GenerateConfig, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
@@ -49,7 +50,8 @@ MAX_SEED = 2**32 - 1
 API_NAMES = ("transcribe", "paint", "hear")  # the page's events scripts may call (gradio_client), by name
 MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
 CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
-CONCURRENCY_ID = "models"  # transcribing and painting share one limit: both use the models
+LISTEN_ID = "listen"  # transcribing and painting sounds: one at a time (--concurrency-limit)
+PAINT_ID = "paint"  # painting prompts: up to --paint-batch at once, painted together (BatchingPainter)
 
 
 @dataclass(frozen=True)
@@ -64,20 +66,21 @@ class AppConfig:
     dtype: str = "float32"
     max_upload_mb: float = 10.0  # gradio refuses larger uploads
     max_seconds: float = 60.0  # longest recording the app transcribes
-    concurrency_limit: int = 1  # requests worked on at once; the others wait in the queue
-    max_queue_size: int = 16  # requests allowed to wait; more are turned away
+    concurrency_limit: int = 1  # transcriptions (and sounds painted) worked on at once; the others wait
+    max_queue_size: int = 24  # requests allowed to wait; more are turned away
     custom_models: bool = True  # page users may name any Hub id or folder, not only the two offered
     adapter: str | None = None  # audio adapter folder for the sound tab; None: the bundled one and its models
     lora: str | None = None  # LoRA weights the page offers beside none (e.g. a DreamBooth run's folder)
     subject: str | None = None  # the personalised subject "me" becomes, e.g. "sks person"; editable on the page
     max_upload_total_mb: float = 200.0  # uploads and painted files kept at once; the oldest go to make room
     allowed_hosts: tuple[str, ...] = ()  # host names served beside --host and this machine's own names
+    paint_batch: int = MAX_BATCH_IMAGES  # paint requests taken at once, their images painted in one call
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_seconds", "max_upload_total_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
-        for name in ("concurrency_limit", "max_queue_size"):
+        for name in ("concurrency_limit", "max_queue_size", "paint_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be at least 1")
         if not 0 <= self.port <= 65535:
@@ -100,8 +103,8 @@ def _cached_asr(name: str, device: str, dtype: str) -> tuple[AsrBackend, threadi
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_painter(name: str, device: str, dtype: str, lora: str | None) -> tuple[Painter, threading.Lock]:
-    return load_painter(name, device=device, dtype=dtype, lora=lora), threading.Lock()
+def _cached_painter(name: str, device: str, dtype: str, lora: str | None, batch: int) -> BatchingPainter:
+    return BatchingPainter(load_painter(name, device=device, dtype=dtype, lora=lora), max_images=batch)
 
 
 @lru_cache(maxsize=1)
@@ -124,12 +127,12 @@ def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[
 
 
 def image_painter(
-    name: str, device: str = "auto", dtype: str = "float32", lora: str | None = None
-) -> tuple[Painter, threading.Lock]:
-    """Return the painter of the image model called `name` (with the LoRA weights `lora` in it) and the lock to
-    hold while using it, loading it only once."""
+    name: str, device: str = "auto", dtype: str = "float32", lora: str | None = None, batch: int = MAX_BATCH_IMAGES
+) -> BatchingPainter:
+    """Return the painter of the image model called `name` (with the LoRA weights `lora` in it), loading it only
+    once; any number of threads may paint with it at once (their requests are painted together)."""
     with _loading:
-        return _cached_painter(name, device, dtype, lora)
+        return _cached_painter(name, device, dtype, lora, batch)
 
 
 def _label(name: str) -> str:
@@ -303,13 +306,13 @@ def paint(
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
     if not any_prompt and paints_spoken_shapes(model):
         text = shapes_caption(text, text)
-    painter, lock = image_painter(model, config.device, config.dtype, lora)
+    painter = image_painter(model, config.device, config.dtype, lora, config.paint_batch)
     defaults = default_generate_config(model)  # the page's own values are no request: only a changed one is
     check_painter(painter, generate_config, steps=generate_config.steps != defaults.steps,
                   guidance=generate_config.guidance != defaults.guidance)  # fmt: skip
-    with lock:  # the files name the models as the page does: never a server folder
-        generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config,
-                              model=_label(model))  # fmt: skip
+    # the files name the models as the page does: never a server folder
+    generation = generate(Prompt(text, None, heard.text if heard else ""), painter, generate_config,
+                          model=_label(model), progress=False)  # fmt: skip
     stem = "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6]) or "paint"
     extra = {"LoRA": _label(lora)} if lora else None
     heard = replace(heard, model=_label(heard.model)) if heard else None
@@ -376,7 +379,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             progress(0, desc="loading the image model")
             shown = _as_shown(name, image_offered) + (f" + {_as_shown(lora, lora_offered)}" if lora else "")
             with _loaded_for_page("image model" if lora is None else "image model with LoRA weights", shown):
-                image_painter(name, config.device, config.dtype, lora)
+                image_painter(name, config.device, config.dtype, lora, config.paint_batch)
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
@@ -470,17 +473,17 @@ def build_app(config: AppConfig) -> gr.Blocks:
 
         listen_io: dict[str, Any] = {"fn": on_transcribe, "inputs": [recording, asr_name, translate, subject],
                                      "outputs": [transcript, language, prompt, heard],
-                                     "concurrency_id": CONCURRENCY_ID}  # fmt: skip
+                                     "concurrency_id": LISTEN_ID}  # fmt: skip
         paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, lora_name, seed, steps,
                                     guidance, num_images, heard, any_prompt], "outputs": [gallery, files],
-                                    "concurrency_id": CONCURRENCY_ID}  # fmt: skip
+                                    "concurrency_id": PAINT_ID, "concurrency_limit": config.paint_batch}  # fmt: skip
         # the three ways in have stable API names (API_NAMES); the page's own helpers are kept out of the API
         private: dict[str, Any] = {"api_visibility": "private"}
         transcribe_button.click(**listen_io, api_name="transcribe")
         paint_button.click(**paint_io, api_name="paint")
         speak_button.click(**listen_io, **private).success(**paint_io, **private)
         sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
-                           concurrency_id=CONCURRENCY_ID, api_name="hear")  # fmt: skip
+                           concurrency_id=LISTEN_ID, api_name="hear")  # fmt: skip
         recording.change(lambda: None, outputs=heard, queue=False, **private)
         transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden", **private)
         subject.input(on_subject, [transcript, subject, prompt], prompt, queue=False, show_progress="hidden",

@@ -41,8 +41,13 @@ def web_app(
         [], "--allowed-hosts", help="A host name to serve beside --host and this machine's names (repeat it)."
     ),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="Longest recording transcribed, in seconds."),
-    concurrency_limit: int = typer.Option(1, "--concurrency-limit", help="Requests worked on at once."),
-    max_queue_size: int = typer.Option(16, "--max-queue-size", help="Requests allowed to wait; more are refused."),
+    concurrency_limit: int = typer.Option(
+        1, "--concurrency-limit", help="Transcriptions (and sounds painted) worked on at once."
+    ),
+    max_queue_size: int = typer.Option(24, "--max-queue-size", help="Requests allowed to wait; more are refused."),
+    paint_batch: int = typer.Option(
+        8, "--paint-batch", help="Paint requests taken at once; those waiting together are painted in one call."
+    ),
     custom_models: bool | None = typer.Option(
         None,
         "--custom-models/--no-custom-models",
@@ -69,7 +74,7 @@ def web_app(
 
     config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
                                         concurrency_limit, max_queue_size, custom_models, adapter, lora,
-                                        subject, max_upload_total_mb, tuple(allowed_hosts)))  # fmt: skip
+                                        subject, max_upload_total_mb, tuple(allowed_hosts), paint_batch))  # fmt: skip
     log_progress()
     quiet_libraries()
     launch(config)
