@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from soundsight.asr import AsrCapabilities, TextScorer, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
@@ -98,10 +99,11 @@ class MoonshineScorer:
         ids = np.full((len(sequences), width), EOS, np.int64)
         for row, sequence in zip(ids, sequences, strict=True):
             row[: len(sequence)] = sequence
-        logits = self.decoder.run(["logits"], self._inputs(states, ids))[0].astype(np.float64)
-        peak = logits.max(-1, keepdims=True)
-        log_probs = logits - peak - np.log(np.exp(logits - peak).sum(-1, keepdims=True))
-        return [float(sum(log_probs[k, j, s[j + 1]] for j in range(len(s) - 1))) for k, s in enumerate(sequences)]
+        logits = self.decoder.run(["logits"], self._inputs(states, ids))[0]  # (B, L, V) float32
+        totals = logsumexp(logits, axis=-1)  # (B, L): one pass over the vocabulary, no log-softmax array
+        rows, steps = np.arange(len(ids))[:, None], np.arange(width - 1)[None]
+        picked = logits[rows, steps, ids[:, 1:]] - totals[:, :-1]  # (B, L - 1) log p(next token)
+        return [float(picked[k, : len(s) - 1].astype(np.float64).sum()) for k, s in enumerate(sequences)]
 
     def _inputs(self, states: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
         batch, frames = ids.shape[0], states.shape[1]
