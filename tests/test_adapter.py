@@ -108,6 +108,15 @@ def test_the_scene_loss_rewards_the_nearest_scene_being_the_right_one() -> None:
     assert at_the_right_scene < 0.1  # random scenes are far apart: the right one's logit wins by a wide margin
 
 
+def test_the_trainer_refuses_settings_it_cannot_train_with() -> None:
+    from soundsight.train.adapter import AdapterTrainConfig
+
+    with pytest.raises(ConfigError, match=r"^varied_widened 1.5: must be between 0 and 1$"):
+        AdapterTrainConfig(data=Path("runs/shapes"), varied_widened=1.5)
+    with pytest.raises(ConfigError, match=r"^scene_weight -1.0: must not be negative$"):
+        AdapterTrainConfig(data=Path("runs/shapes"), scene_weight=-1.0)
+
+
 def test_an_adapter_refuses_other_models(tiny_adapter: Path, tiny_whisper: Path, tmp_path: Path) -> None:
     other_sd = save_tiny_stable_diffusion(tmp_path / "other-sd")
     text_encoder = other_sd / "text_encoder" / "model.safetensors"

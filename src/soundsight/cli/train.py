@@ -224,6 +224,8 @@ def train_adapter(
     varied_sounds: int = typer.Option(
         0, "--varied-sounds", help="Clips of the six classes as other readings of the spec's table make them."
     ),
+    varied_widened: float = typer.Option(0.5, "--varied-widened", help="Share of the varied clips heard widened."),
+    max_shift_s: float = typer.Option(0.5, "--max-shift-s", help="Up to this much silence before each clip heard."),
     varied_val_sounds: int = typer.Option(
         600, "--varied-val-sounds", help="More such clips, from another seed, to validate the scene snap on."
     ),
@@ -246,7 +248,8 @@ def train_adapter(
         data=data, out=out, asr_model=asr_model, image_model=image_model, width=width, layers=layers, heads=heads,
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, cosine_weight=cosine_weight,
         scene_weight=scene_weight, widened_copies=widened_copies, varied_sounds=varied_sounds,
-        varied_val_sounds=varied_val_sounds, other_sounds=other_sounds, gate_steps=gate_steps,
+        varied_val_sounds=varied_val_sounds, varied_widened=varied_widened, max_shift_s=max_shift_s,
+        other_sounds=other_sounds, gate_steps=gate_steps,
         checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
         device=device, progress=not no_progress,
     ))  # fmt: skip

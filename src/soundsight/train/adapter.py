@@ -76,6 +76,7 @@ class AdapterTrainConfig:
     max_shift_s: float = 0.5  # augmentation: up to this much silence before the sound
     widened_copies: int = 1  # more copies of each clip as other synthesisers and rooms make it (sound_widening)
     varied_sounds: int = 0  # clips of the classes as other readings of the spec's table make them (sound_variety)
+    varied_widened: float = 0.5  # share of the varied clips heard widened (sound_widening) rather than as made
     varied_val_sounds: int = 600  # more such clips, from another seed, to validate the scene snap on (0: none)
     other_sounds: int = 4000  # sounds that are none of the classes, for the sound gate (0: no gate)
     gate_steps: int = 1500
@@ -94,6 +95,8 @@ class AdapterTrainConfig:
         for name in ("widened_copies", "varied_sounds", "other_sounds", "varied_val_sounds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must not be negative")
+        if not 0 <= self.varied_widened <= 1:
+            raise ConfigError(f"varied_widened {self.varied_widened}: must be between 0 and 1")
         if self.scene_weight < 0:
             raise ConfigError(f"scene_weight {self.scene_weight}: must not be negative")
         if self.learning_rate <= 0:
@@ -200,8 +203,8 @@ def main(config: AdapterTrainConfig) -> Path:
         copies += [shifted(widen_sound(c.waveform, augment), augment, config.max_shift_s) for c in train]
     train_labels = [c.label for c in train] * (1 + config.widened_copies)
     varied, varied_labels = varied_sounds(config.varied_sounds, config.seed)
-    copies += [shifted(widen_sound(x, augment) if augment.random() < 0.5 else x, augment, config.max_shift_s)
-               for x in varied]  # fmt: skip
+    copies += [shifted(widen_sound(x, augment) if augment.random() < config.varied_widened else x, augment,
+                       config.max_shift_s) for x in varied]  # fmt: skip
     train_labels += varied_labels
     scenes = sorted({sound_scene_caption(label) for label in train_labels})
     targets = scene_states(painter, scenes)  # (scenes, S, D)
