@@ -108,6 +108,16 @@ def test_the_scene_loss_rewards_the_nearest_scene_being_the_right_one() -> None:
     assert at_the_right_scene < 0.1  # random scenes are far apart: the right one's logit wins by a wide margin
 
 
+def test_training_batches_draw_from_every_clip_heard() -> None:
+    from soundsight.train.adapter import batch_indices
+
+    # 6 own clips then 24 more (widened and varied): a batch draws from all 30, not from the own clips alone
+    drawn = torch.cat([batch_indices(30, 4, seed=0, step=step, process=0) for step in range(50)])
+    assert drawn.min() >= 0 and drawn.max() == 29 and (drawn >= 6).float().mean() > 0.6
+    assert torch.equal(batch_indices(30, 4, 0, 7, 0), batch_indices(30, 4, 0, 7, 0))  # resumable
+    assert not torch.equal(batch_indices(30, 4, 0, 7, 0), batch_indices(30, 4, 0, 7, 1))  # processes differ
+
+
 def test_the_trainer_refuses_settings_it_cannot_train_with() -> None:
     from soundsight.train.adapter import AdapterTrainConfig
 

@@ -116,6 +116,13 @@ def scene_loss(predicted: torch.Tensor, scenes: torch.Tensor, target: torch.Tens
     return F.cross_entropy(cosines / SCENE_TEMPERATURE, target)
 
 
+def batch_indices(count: int, share: int, seed: int, step: int, process: int) -> torch.Tensor:
+    """The clips one process trains on at `step`: drawn from all `count` heard clips (own, widened and varied
+    alike), the same for (seed, step, process) so a resumed run continues the same loss curve."""
+    rng = np.random.default_rng([seed, step, process])
+    return torch.from_numpy(rng.integers(0, count, share))
+
+
 def shifted(waveform: np.ndarray, rng: np.random.Generator, max_shift_s: float) -> np.ndarray:
     """The clip after a random lead of silence and at a random gain: where and how loud a sound is
     must not change what it paints."""
@@ -253,8 +260,7 @@ def main(config: AdapterTrainConfig) -> Path:
     adapter.train()
     share = config.batch_size // accelerator.num_processes
     while step < config.steps:
-        rng = np.random.default_rng([config.seed, step, accelerator.process_index])
-        picked = torch.from_numpy(rng.integers(0, len(train), share))
+        picked = batch_indices(len(train_states), share, config.seed, step, accelerator.process_index)
         states = train_states[picked].to(accelerator.device).float()
         predicted, wanted = adapter(states), train_targets[picked].to(accelerator.device)
         loss = adapter_loss(predicted, targets[wanted], config.cosine_weight)
