@@ -13,12 +13,15 @@ from typer.testing import CliRunner
 from soundsight.adapter import BUNDLED
 from soundsight.cli import app
 from soundsight.defaults import bundled_adapter_dir
+from soundsight.errors import AudioError
 from soundsight.evaluate.image_model import score_painted
 from soundsight.files import save_wav
 from soundsight.generate import GenerateConfig
 from soundsight.shapes.sounds import plan_sound, render_sound
 from soundsight.shapes.spec import SAMPLE_RATE, SOUND_LABELS
 from soundsight.sound_to_image import SoundToImage
+
+from .conftest import SHARED_DATA
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bell.wav"
 MIN_RIGHT = 11  # of the 12 fresh clips below (two a class): 10 painted from the embeddings, 12 snapped and checked
@@ -62,9 +65,19 @@ def test_hear_paints_the_example_bell_as_a_yellow_circle(tmp_path: Path) -> None
     assert verdict.correct, verdict.read
 
 
-def test_a_click_a_tenth_of_a_second_long_still_paints(s2i: SoundToImage, tmp_path: Path) -> None:
+def test_a_click_is_none_of_the_six_and_paints_only_when_asked(s2i: SoundToImage, tmp_path: Path) -> None:
     click = np.zeros(SAMPLE_RATE // 10, np.float32)
     click[100:140] = 0.8
     save_wav(click, SAMPLE_RATE, tmp_path / "click.wav")
-    result = s2i(tmp_path / "click.wav", generate_config=GenerateConfig(steps=2), progress=False)
+    refused = r"^sound '.*click.wav' is none of the sounds the audio adapter paints \(bell, chirp, drum, rain, siren"
+    with pytest.raises(AudioError, match=refused):
+        s2i(tmp_path / "click.wav", generate_config=GenerateConfig(steps=2), progress=False)
+    result = s2i(tmp_path / "click.wav", generate_config=GenerateConfig(steps=2), any_sound=True, progress=False)
     assert result.images[0].size == (64, 64) and result.sound == str(tmp_path / "click.wav")
+
+
+def test_the_shipped_gate_refuses_a_real_cow_and_lets_our_bell_through(s2i: SoundToImage) -> None:
+    assert s2i.gate is not None
+    with pytest.raises(AudioError, match="is none of the sounds the audio adapter paints"):
+        s2i(SHARED_DATA / "sounds" / "cow.wav", generate_config=GenerateConfig(steps=2), progress=False)
+    assert s2i(EXAMPLE, generate_config=GenerateConfig(steps=2), progress=False).scene == "a yellow circle"
