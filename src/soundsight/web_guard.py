@@ -101,7 +101,7 @@ class UploadBudget:
         if incoming_bytes > self.limit_bytes:
             return False
         with self._lock:
-            entries = sorted(((_size(p), p.stat().st_mtime, p) for p in _entries(self.folder)), key=lambda e: e[1])
+            entries = sorted(_sized(self.folder), key=lambda e: e[1])
             total = sum(size for size, _, _ in entries)
             for size, _, path in entries:
                 if total + incoming_bytes <= self.limit_bytes:
@@ -115,17 +115,18 @@ class UploadBudget:
             return total + incoming_bytes <= self.limit_bytes
 
 
-def _entries(folder: Path) -> list[Path]:
-    try:
-        return list(folder.iterdir())
-    except FileNotFoundError:
-        return []
-
-
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def _sized(folder: Path) -> list[tuple[int, float, Path]]:
+    """(bytes, modification time, path) of each entry in `folder`; one removed meanwhile (gradio's hourly
+    clean-up, another request's room-making) is left out."""
+    entries = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        try:
+            size = path.stat().st_size if path.is_file() else sum(
+                p.stat().st_size for p in path.rglob("*") if p.is_file())  # fmt: skip
+            entries.append((size, path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue
+    return entries
 
 
 class RequestGuard:
