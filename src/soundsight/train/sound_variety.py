@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter, iirpeak, lfilter, sosfilt
 
 from soundsight.shapes.spec import SAMPLE_RATE, SOUND_LABELS
 from soundsight.shapes.speech import active_power
@@ -126,6 +126,25 @@ def drum(n: int, rng: np.random.Generator) -> np.ndarray:
         noise = noise / (np.std(noise) + 1e-9)
         burst = noise * np.exp(-local / rng.uniform(0.002, 0.05)) * rng.uniform(0.05, 0.8)
         x[i:] += rng.uniform(0.5, 1.0) * (body + burst)
+    if rng.random() < 0.3:  # played on a kit: snare hits and hi-hat ticks between the thumps
+        x = x + _kit_hits(n, rng) * rng.uniform(0.1, 0.4) * np.abs(x).max()
+    return x
+
+
+def _kit_hits(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Snare hits (a 150-250 Hz body under mid noise) and hi-hat ticks (high-passed noise), at a steady beat."""
+    x, beat = np.zeros(n), int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)
+    hat = butter(2, rng.uniform(5000, 7000), "highpass", fs=SAMPLE_RATE, output="sos")
+    for k, i in enumerate(range(int(rng.integers(0, beat)), n, beat)):
+        snare = k % 2 == 1 and rng.random() < 0.7
+        length = min(int((0.15 if snare else 0.04) * SAMPLE_RATE), n - i)
+        local = np.arange(length) / SAMPLE_RATE
+        noise = rng.standard_normal(length)
+        if snare:
+            hit = np.exp(-local / 0.05) * (noise + 0.5 * np.sin(2 * np.pi * rng.uniform(150, 250) * local))
+        else:
+            hit = 0.5 * np.exp(-local / 0.01) * sosfilt(hat, noise)
+        x[i : i + length] += hit
     return x
 
 
@@ -146,36 +165,54 @@ def whistle(n: int, rng: np.random.Generator) -> np.ndarray:
     return x * tremolo * _fades(n, rng, 0.3)
 
 
+def _band(x: np.ndarray, low: float, high: float, rng: np.random.Generator) -> np.ndarray:
+    """`x` band-passed to [low, high] Hz: an FFT mask (brick wall), a Butterworth of order 1-6, or a
+    resonant two-pole peak at the band's centre (one biquad, as a quick synthesiser would write it)."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        spectrum, freqs = np.fft.rfft(x), np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE)
+        return np.fft.irfft(spectrum * ((freqs >= low) & (freqs <= high)), len(x))
+    if kind == 1:
+        return sosfilt(butter(int(rng.integers(1, 7)), [low, high], "bandpass", fs=SAMPLE_RATE, output="sos"), x)
+    centre, bandwidth = np.sqrt(low * high), high - low
+    b, a = iirpeak(centre, centre / bandwidth, fs=SAMPLE_RATE)
+    return lfilter(b, a, x)
+
+
 def rain(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise in a band anywhere from 150 Hz to the top (a quarter octave to five octaves wide), with drops:
+    noise bursts, single-sample clicks or ringing pops, heard through the band or over it."""
     t = _t(n)
-    low = float(np.exp(rng.uniform(np.log(150), np.log(2500))))
-    high = min(low * 2 ** rng.uniform(0.5, 5.0), NYQUIST_MARGIN_HZ)
-    high = max(high, low * 1.3)
+    low = float(np.exp(rng.uniform(np.log(150), np.log(5500))))
+    high = min(low * 2 ** rng.uniform(0.25, 5.0), NYQUIST_MARGIN_HZ)
+    high = max(high, low * 1.19)
     bed = colored_noise(n, float(rng.choice([0.0, 0.0, 1.0, rng.uniform(0, 2)])), rng)
-    if rng.random() < 0.4:  # a brick-wall band, as an FFT mask makes it
-        spectrum, freqs = np.fft.rfft(bed), np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
-        bed = np.fft.irfft(spectrum * ((freqs >= low) & (freqs <= high)), n)
-    else:
-        order = int(rng.integers(1, 7))
-        bed = sosfilt(butter(order, [low, high], "bandpass", fs=SAMPLE_RATE, output="sos"), bed)
-    bed = bed / (np.sqrt(np.mean(bed**2)) + 1e-12)
     if rng.random() < 0.4:  # gusts: the rain's level wanders
         bed = bed * (1 + rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * rng.uniform(0.2, 2) * t + rng.uniform(0, 6.3)))
     drops = np.zeros(n)
     if rng.random() < 0.92:
         level = rng.uniform(0.5, 10)
-        for i in rng.integers(0, n, rng.poisson(rng.uniform(2, 90) * n / SAMPLE_RATE)):
-            length = min(int(rng.uniform(0.001, 0.012) * SAMPLE_RATE), n - i)
-            if length < 2:
+        for i in rng.integers(0, n, rng.poisson(rng.uniform(2, 150) * n / SAMPLE_RATE)):
+            length = min(int(rng.uniform(0.0001, 0.012) * SAMPLE_RATE), n - i)
+            if length < 1:
                 continue
             k = np.arange(length)
-            decay = np.exp(-k / rng.uniform(3, 60))
-            if rng.random() < 0.5:
+            decay = np.exp(-k / rng.uniform(1, 60))
+            kind = rng.random()
+            if kind < 0.15:
+                drop = np.sign(rng.standard_normal(length)) * (k == 0)  # a single-sample click
+            elif kind < 0.6:
                 drop = rng.standard_normal(length) * decay
             else:
                 drop = np.sin(2 * np.pi * rng.uniform(800, 7000) * k / SAMPLE_RATE) * decay
             drops[i : i + length] += level * rng.uniform(0.3, 1.0) * drop
-    return (bed + drops) * _fades(n, rng, 0.4)
+    bed = bed / (np.sqrt(np.mean(bed**2)) + 1e-12)
+    if rng.random() < 0.3:  # the drops go through the band too, as when a synthesiser filters the mix
+        x = _band(bed + drops, low, high, rng)
+    else:
+        x = _band(bed, low, high, rng)
+        x = x / (np.sqrt(np.mean(x**2)) + 1e-12) + drops
+    return x * _fades(n, rng, 0.4)
 
 
 def chirp(n: int, rng: np.random.Generator) -> np.ndarray:
