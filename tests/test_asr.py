@@ -2,9 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from soundsight.asr import AsrCapabilities, Segment, TranscribeOptions, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, load_audio
+from soundsight.backends.whisper import WhisperAsr, shared_prefixes
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError
 from soundsight.loading import load_asr
 
@@ -98,3 +100,28 @@ def test_long_silences_are_cut_short_before_recognition_and_times_are_the_origin
     noisy = waveform + 0.01 * np.random.default_rng(0).standard_normal(len(waveform)).astype(np.float32)
     transcribe(noisy, asr)  # steady noise has no silence to cut
     assert asr.heard_s[-1] == pytest.approx(len(waveform) / SAMPLE_RATE)
+
+
+def test_shared_prefixes_index_each_distinct_beginning_once() -> None:
+    where, places = shared_prefixes([[1, 2, 3], [1, 2, 4, 5], [1, 7], [8, 7]])
+    assert places == [(0, 0), (0, 1), (1, 2), (3, 0)]  # after [1], [1 2], [1 2 4] and [8]
+    assert where == [[0, 1], [0, 1, 2], [0], [3]]
+
+
+def test_text_scores_are_a_plain_forward_pass_with_each_prefix_projected_once(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper)
+    assert isinstance(asr, WhisperAsr)
+    texts = ["a red star", "a red star on a blue background", "a blue heart", "draw a red star"]
+    waveform = np.random.default_rng(0).uniform(-0.3, 0.3, SAMPLE_RATE).astype(np.float32)
+    scorer = asr.text_scorer(waveform)
+    assert scorer is not None
+    scores = scorer(texts)
+    tokenizer = asr.processor.tokenizer  # the scorer has set its English prefix
+    features, _ = asr._features(waveform)
+    for text, score in zip(texts, scores, strict=True):  # one text at a time: no padding, no sharing
+        ids = torch.tensor([tokenizer(" " + text).input_ids])
+        with torch.no_grad():
+            logits = asr.model(input_features=features, decoder_input_ids=ids[:, :-1]).logits
+        plain = logits.log_softmax(-1).gather(-1, ids[:, 1:, None]).sum().item()
+        assert score == pytest.approx(plain, abs=1e-4)
+    assert len(set(scores)) == len(texts)

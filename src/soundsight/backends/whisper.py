@@ -90,10 +90,19 @@ class WhisperAsr:
         mask = torch.zeros_like(ids)
         for k, row in enumerate(rows):
             ids[k, : len(row)], mask[k, : len(row)] = torch.tensor(row), 1
-        logits = self.model(encoder_outputs=(states.expand(len(rows), -1, -1),), decoder_input_ids=ids[:, :-1],
-                            decoder_attention_mask=mask[:, :-1]).logits  # fmt: skip
-        picked = logits.float().log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
-        return (picked * mask[:, 1:]).sum(1).tolist()
+        hidden = self.model.get_decoder()(
+            input_ids=ids[:, :-1], attention_mask=mask[:, :-1], encoder_hidden_states=states.expand(len(rows), -1, -1)
+        ).last_hidden_state
+        # The decoder is causal: texts that begin alike share their next-token distributions there, so the
+        # vocabulary-wide projection (nearly all of the work) runs once per distinct prefix.
+        where, places = shared_prefixes(rows)
+        at = torch.tensor(places, dtype=torch.long, device=states.device)  # (U, 2) row, position
+        log_probs = self.model.get_output_embeddings()(hidden[at[:, 0], at[:, 1]]).float().log_softmax(-1)  # (U, V)
+        prefix = torch.tensor([u for slots in where for u in slots], device=states.device)
+        token = torch.tensor([i for row in rows for i in row[1:]], device=states.device)
+        owner = torch.tensor([k for k, row in enumerate(rows) for _ in row[1:]], device=states.device)
+        picked = log_probs[prefix, token]
+        return torch.zeros(len(rows), device=states.device).index_add_(0, owner, picked).tolist()
 
     def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, n_mels, frames) features; audio longer than the context keeps its full length."""
@@ -118,3 +127,21 @@ class WhisperAsr:
         start = torch.tensor([[self.model.generation_config.decoder_start_token_id]], device=features.device)
         logits = self.model(input_features=window, decoder_input_ids=start).logits[0, -1].float()
         return language, float(logits.softmax(-1)[no_speech_id])
+
+
+def shared_prefixes(rows: list[list[int]]) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """For token rows, each next-token prediction's distinct prefix: `where[k][t]` indexes `places`, the
+    (row, position) that first ends that prefix (position t predicts row[t + 1])."""
+    index: dict[tuple[int, ...], int] = {}
+    places: list[tuple[int, int]] = []
+    where = []
+    for k, row in enumerate(rows):
+        slots = []
+        for t in range(len(row) - 1):
+            key = tuple(row[: t + 1])
+            if key not in index:
+                index[key] = len(places)
+                places.append((k, t))
+            slots.append(index[key])
+        where.append(slots)
+    return where, places
