@@ -17,7 +17,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import gradio as gr
 import numpy as np
 import pytest
 import soundfile as sf
@@ -88,6 +90,30 @@ def test_one_bounded_queue_transcriptions_in_turn_and_paints_taken_together() ->
         "on_transcribe": ("listen", "default"), "on_sound": ("listen", "default"),  # however they are started
         "on_paint": ("paint", 6),  # six at once: their images are painted together (BatchingPainter)
     }  # fmt: skip
+
+
+def test_the_server_keeps_a_bounded_number_of_sessions_the_oldest_dropped_first() -> None:
+    from gradio.state_holder import StateHolder
+
+    from soundsight.webapp import SESSIONS_KEPT, launch
+
+    launched: dict[str, Any] = {}
+
+    def served(page: gr.Blocks, **kwargs: Any) -> None:  # what gradio's launch sets before it serves
+        page.state_session_capacity = kwargs["state_session_capacity"]
+        launched["page"] = page
+
+    with mock.patch.object(gr.Blocks, "launch", served), mock.patch("soundsight.webapp._stop_on_sigterm"):
+        launch(AppConfig())
+    holder = StateHolder()
+    holder.set_blocks(launched["page"])
+    for i in range(SESSIONS_KEPT + 20):
+        holder[f"visitor-{i}"]  # what a request of that session does first
+    holder["visitor-30"]  # a visitor who came back is kept
+    holder["one more"]
+    assert len(holder.session_data) == SESSIONS_KEPT
+    assert "visitor-0" not in holder and "visitor-20" not in holder and "visitor-21" in holder
+    assert "visitor-30" in holder and f"visitor-{SESSIONS_KEPT + 19}" in holder
 
 
 def test_the_three_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:

@@ -50,6 +50,10 @@ MAX_SEED = 2**32 - 1
 API_NAMES = ("transcribe", "paint", "hear")  # the page's events scripts may call (gradio_client), by name
 MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
 CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
+# gradio keeps each browser session's page state (about 67 KB of component settings here, and what the page heard)
+# until more sessions than this are open, then drops the least recently used: its default, 10,000, let memory grow
+# with every visitor of a long-running server.
+SESSIONS_KEPT = 500
 LISTEN_ID = "listen"  # transcribing and painting sounds: one at a time (--concurrency-limit)
 PAINT_ID = "paint"  # painting prompts: up to --paint-batch at once, painted together (BatchingPainter)
 
@@ -512,4 +516,5 @@ def launch(config: AppConfig) -> None:
                        max_upload_bytes=max_upload_bytes)  # fmt: skip
     # run_history off: its page offers to copy runs to a Hugging Face bucket, and our files expire anyway
     page.launch(server_name=config.host, server_port=config.port, max_file_size=max_upload_bytes,
-                run_history=False, share=False, app_kwargs={"middleware": [guard]})  # fmt: skip
+                run_history=False, share=False, app_kwargs={"middleware": [guard]},
+                state_session_capacity=SESSIONS_KEPT)  # fmt: skip
