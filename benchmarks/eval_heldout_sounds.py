@@ -3,13 +3,15 @@
 1. The spec's six sound classes from soundsight.heldout.sounds (a second synthesiser written from the spec's table
    alone, never trained on): the sound gate must let each through, then the adapter paints it and the verifier
    reads it back (is the bound scene's colour and shape there?). A refused clip counts as wrong.
-2. Our own test clips (`--data`, a `shapes build` folder): the same, on our synthesiser.
+2. Our own test clips (`--data`, a `shapes build` folder): the same, on our synthesiser; and (`--varied N`) N clips
+   of train/sound_variety.py, our wider readings of the table, from the seed the trainer validates on (never
+   trained on): how the adapter does on our own widest data.
 3. Real recordings nobody here made (../shared/data/sounds): what the gate says of each, and what a clip it lets
    through paints. Its siren and drum kit should paint their scenes; a cow, a dog, a violin should be refused.
 Clips are painted as `hear` paints them (in the Spoken Shapes world: snapped to the nearest scene, the picture
 checked against it); --raw paints the adapter's embeddings as they are, unchecked: the adapter alone.
 Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER] [--data runs/shapes] [--raw]
-  [--name heldout_sounds]  ->  benchmarks/results/NAME.json
+  [--varied N] [--name heldout_sounds]  ->  benchmarks/results/NAME.json
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from soundsight.heldout.sounds import LABELS, heldout_clips
 from soundsight.models.sound_gate import NONE_LABEL
 from soundsight.shapes.sounds import read_sounds
 from soundsight.sound_to_image import SoundToImage, world_scenes
+from soundsight.train.adapter import VARIED_VAL_SEED_OFFSET
+from soundsight.train.sound_variety import varied_sounds
 
 SEED = 0
 NAME = "heldout_sounds"
@@ -77,7 +81,7 @@ def real_sounds(s2i: SoundToImage) -> dict:
             for f, (label, p), v in zip(files, gate, reads, strict=True)}  # fmt: skip
 
 
-def main(per_class: int, adapter: str | None, data: Path | None) -> None:
+def main(per_class: int, adapter: str | None, data: Path | None, varied: int) -> None:
     s2i = SoundToImage.from_pretrained(adapter, device="cpu")
     if RAW and isinstance(s2i.painter, ShapesWorldPainter):
         s2i.painter.check_captions = False
@@ -92,8 +96,11 @@ def main(per_class: int, adapter: str | None, data: Path | None) -> None:
         ours = read_sounds(data, "test")
         results["own_test"] = judged(s2i, [c.waveform for c in ours], [c.label for c in ours],
                                      [c.path.stem for c in ours])  # fmt: skip
+    if varied:
+        waveforms, labels = varied_sounds(varied, seed=VARIED_VAL_SEED_OFFSET)  # the trainer's varied val (seed 0)
+        results["varied"] = judged(s2i, waveforms, labels, [f"{label}-{i}" for i, label in enumerate(labels)])
     results["real"] = real_sounds(s2i)
-    for part in ("heldout", "own_test"):
+    for part in ("heldout", "own_test", "varied"):
         if part in results:
             scores = results[part]
             print(f"{part}: {100 * scores['right']:.1f}% of {scores['clips']} right")
@@ -109,8 +116,9 @@ if __name__ == "__main__":
     parser.add_argument("--per-class", type=int, default=16)
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--data", type=Path, default=None, help="a `shapes build` folder: also score its sounds/test")
+    parser.add_argument("--varied", type=int, default=0, help="also score this many of our varied clips (val seed)")
     parser.add_argument("--raw", action="store_true", help="the adapter's embeddings as they are, pictures unchecked")
     parser.add_argument("--name", default="heldout_sounds", help="the results file's name")
     args = parser.parse_args()
     RAW, NAME = args.raw, args.name
-    main(args.per_class, args.adapter, args.data)
+    main(args.per_class, args.adapter, args.data, args.varied)

@@ -37,6 +37,7 @@ from soundsight.defaults import (
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, PromptError, SoundSightError
 from soundsight.generate import GenerateConfig, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
+from soundsight.memory import freed_memory_released
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
@@ -359,7 +360,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
     def on_transcribe(
         recording: str | None, asr_name: str, translate: bool, subject: str
     ) -> tuple[str, str, str, Transcript]:
-        with _shown_on_page():
+        with _shown_on_page(), freed_memory_released():
             name = check_model(asr_name, asr_offered, config)
             with _loaded_for_page("speech model", _as_shown(name, asr_offered)):
                 asr_model(name, config.device, config.dtype)
@@ -376,7 +377,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         num_images: float, heard: Transcript | None, any_prompt: bool,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
-        with _shown_on_page():
+        with _shown_on_page(), freed_memory_released():
             name = check_model(image_name, image_offered, config)
             lora = check_lora(lora_name, lora_offered, config)
             generate_config = settings(seed, steps, guidance, num_images)
@@ -397,7 +398,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         sound: str | None, seed: float, steps: float, guidance: float, num_images: float,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> tuple[list[tuple[str, str]], list[str]]:  # fmt: skip
-        with _shown_on_page():
+        with _shown_on_page(), freed_memory_released():
             generate_config = settings(seed, steps, guidance, num_images)
             progress(0, desc="loading the adapter and its models")
             sound_models(config.adapter, config.device, config.dtype)
