@@ -76,8 +76,8 @@ def test_a_click_is_none_of_the_six_and_paints_only_when_asked(s2i: SoundToImage
     assert result.images[0].size == (64, 64) and result.sound == str(tmp_path / "click.wav")
 
 
-def test_the_shipped_gate_refuses_a_real_cow_and_lets_our_bell_through(s2i: SoundToImage) -> None:
+def test_the_shipped_gate_refuses_a_real_donkey_and_lets_our_bell_through(s2i: SoundToImage) -> None:
     assert s2i.gate is not None
     with pytest.raises(AudioError, match="is none of the sounds the audio adapter paints"):
-        s2i(SHARED_DATA / "sounds" / "cow.wav", generate_config=GenerateConfig(steps=2), progress=False)
+        s2i(SHARED_DATA / "sounds" / "donkey.wav", generate_config=GenerateConfig(steps=2), progress=False)
     assert s2i(EXAMPLE, generate_config=GenerateConfig(steps=2), progress=False).scene == "a yellow circle"
