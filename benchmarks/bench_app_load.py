@@ -6,7 +6,8 @@ at once (threads, one gradio_client each) send what a page user sends: a spoken 
 its prompt to /paint (--flow paint: the prompt alone). Per N: served, refused (the queue was full), p50/p95 and
 the ratio of the shipped p95 to the baseline's. --soak S: then a steady stream (one request at a time, S
 seconds) against the shipped server, its memory (RSS) sampled: flat is what we want.
-Run: python benchmarks/bench_app_load.py [--users 20 40] [--flow speak|paint] [--soak 600]
+Run: python benchmarks/bench_app_load.py [--users 20 40] [--flow speak|paint] [--soak 600]  (--users with no
+  count: the soak alone, -> benchmarks/results/app_soak_FLOW.json)
   -> benchmarks/results/app_load.json
 """
 
@@ -110,15 +111,21 @@ def soak(url: str, pid: int, seconds: float, flow: str) -> dict[str, Any]:
         samples.append((round(time.monotonic() - start, 1), round(rss_mb(pid), 1)))
     times, mem = np.array([t for t, _ in samples]), np.array([m for _, m in samples])
     slope = float(np.polyfit(times, mem, 1)[0]) * 60 if len(samples) > 2 else None
+    late = times >= times[-1] / 2  # the second half: past the first requests' one-off allocations
+    late_slope = float(np.polyfit(times[late], mem[late], 1)[0]) * 60 if late.sum() > 2 else None
+    every = max(1, len(samples) // 20)
     return {"seconds": seconds, "requests": i, "served": served, "rss_first_mb": float(mem[0]),
             "rss_last_mb": float(mem[-1]), "rss_max_mb": float(mem.max()),
-            "rss_slope_mb_per_min": round(slope, 2) if slope is not None else None}  # fmt: skip
+            "rss_slope_mb_per_min": round(slope, 2) if slope is not None else None,
+            "rss_slope_second_half_mb_per_min": round(late_slope, 2) if late_slope is not None else None,
+            "samples_s_mb": samples[::every]}  # fmt: skip
 
 
 def main(user_counts: list[int], flow: str, soak_s: float) -> None:
     logs = Path(tempfile.mkdtemp(prefix="app-load-"))
     report: dict[str, Any] = {"flow": flow, "servers": {}}
-    for name, extra in (("one at a time", ["--paint-batch", "1"]), ("shipped", [])):
+    servers = (("one at a time", ["--paint-batch", "1"]), ("shipped", [])) if user_counts else (("shipped", []),)
+    for name, extra in servers:
         process, url = serve(extra, logs / f"{name.replace(' ', '-')}.log")
         try:
             one_user(url, flow, seed=10_000)  # models loaded before anyone is timed
@@ -134,6 +141,9 @@ def main(user_counts: list[int], flow: str, soak_s: float) -> None:
         finally:
             process.terminate()
             process.wait(timeout=60)
+    if not user_counts:
+        print("wrote", write(f"app_soak_{flow}", report))
+        return
     base, ours = (report["servers"][n]["crowds"] for n in ("one at a time", "shipped"))
     report["p95_ratio"] = {str(b["users"]): round(o["p95_s"] / b["p95_s"], 3)
                            for b, o in zip(base, ours, strict=True) if b["p95_s"] and o["p95_s"]}  # fmt: skip
@@ -143,7 +153,7 @@ def main(user_counts: list[int], flow: str, soak_s: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, nargs="+", default=[20, 40])
+    parser.add_argument("--users", type=int, nargs="*", default=[20, 40], help="crowds; none: the soak alone")
     parser.add_argument("--flow", choices=["speak", "paint"], default="speak")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of steady stream after the crowds")
     args = parser.parse_args()
