@@ -12,12 +12,10 @@ Run: python benchmarks/bench_batched_scoring.py [--clips 8] [--rounds 3]  ->  be
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
-from statistics import median
 
 import torch
-from common import write
+from common import in_turns, write
 
 from soundsight.audio import load_audio
 from soundsight.backends.whisper import WhisperAsr, shared_prefixes
@@ -68,14 +66,9 @@ def main(count: int, rounds: int) -> None:
         "one clip a call": lambda: [x for s in states for x in asr._log_likelihoods(s, TEXTS)],
         "all clips in one call": lambda: one_call(asr, states, TEXTS),
     }
-    scores = {name: call() for name, call in calls.items()}  # also the warm-up
-    timings: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            timings[name].append(time.perf_counter() - start)
-    single, batched = (median(timings[name]) for name in calls)
+    scores = {name: call() for name, call in calls.items()}
+    seconds = in_turns(calls, rounds)
+    single, batched = seconds["one clip a call"], seconds["all clips in one call"]
     results = {
         "clips": len(states),
         "texts_per_clip": len(TEXTS),

@@ -10,13 +10,12 @@ Run: python benchmarks/bench_caption_scorer.py [--clips 8] [--rounds 3]  ->  ben
 from __future__ import annotations
 
 import argparse
-import time
+from collections.abc import Callable
 from pathlib import Path
-from statistics import median
 from unittest import mock
 
 import torch
-from common import write
+from common import in_turns, write
 
 from soundsight.asr import TranscribeOptions
 from soundsight.audio import load_audio
@@ -55,15 +54,17 @@ def main(count: int, rounds: int) -> None:
     options = TranscribeOptions()
     waveforms = [load_audio(path) for path in clips(count)]
     scorers = {"prefix-shared": WhisperAsr._log_likelihoods, "plain": plain_log_likelihoods}
-    timings: dict[str, list[float]] = {name: [] for name in scorers}
     texts: dict[str, list[str]] = {}
-    for _ in range(rounds + 1):  # the first round warms up
-        for name, scorer in scorers.items():
-            with mock.patch.object(WhisperAsr, "_log_likelihoods", scorer):
-                start = time.perf_counter()
+
+    def transcribed_with(name: str) -> Callable[[], None]:
+        def call() -> None:
+            with mock.patch.object(WhisperAsr, "_log_likelihoods", scorers[name]):
                 texts[name] = [asr.transcribe(w, options).text for w in waveforms]
-                timings[name].append((time.perf_counter() - start) / len(waveforms))
-    ours, plain = median(timings["prefix-shared"][1:]), median(timings["plain"][1:])
+
+        return call
+
+    seconds = in_turns({name: transcribed_with(name) for name in scorers}, rounds)
+    ours, plain = (seconds[name] / len(waveforms) for name in scorers)
     results = {
         "clips": len(waveforms),
         "rounds": rounds,

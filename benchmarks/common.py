@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -39,6 +40,20 @@ def rate(call: Callable[[], object], n: int, warmup: int = 1) -> float:
     start = time.perf_counter()
     call()
     return n / (time.perf_counter() - start)
+
+
+def in_turns(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median seconds of each call, the calls taking turns `rounds` times (after one untimed turn), so that
+    whatever else the machine does weighs on each alike."""
+    for call in calls.values():
+        call()
+    timings: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in timings.items()}
 
 
 def peak_rss_mb() -> float:
