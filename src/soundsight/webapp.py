@@ -54,7 +54,7 @@ CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (check
 # gradio keeps each browser session's page state (about 67 KB of component settings here, and what the page heard)
 # until more sessions than this are open, then drops the least recently used: its default, 10,000, let memory grow
 # with every visitor of a long-running server.
-SESSIONS_KEPT = 100  # five times the crowd this 2-core app serves at once (benchmarks/bench_app_load.py)
+SESSIONS_KEPT = 100  # five times the 20 people at once this 2-core app is sized for (benchmarks/bench_app_load.py)
 LISTEN_ID = "listen"  # transcribing and painting sounds: one at a time (--concurrency-limit)
 PAINT_ID = "paint"  # painting prompts: up to --paint-batch at once, painted together (BatchingPainter)
 
