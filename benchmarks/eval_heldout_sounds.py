@@ -8,6 +8,8 @@
    trained on): how the adapter does on our own widest data.
 3. Real recordings nobody here made (../shared/data/sounds): what the gate says of each, and what a clip it lets
    through paints. Its siren and drum kit should paint their scenes; a cow, a dog, a violin should be refused.
+   With a gate, every clip is heard as `hear` hears it: a recording longer than 4 s in the stretch the gate is
+   surest of (adapter.gated_states).
 Clips are painted as `hear` paints them (in the Spoken Shapes world: snapped to the nearest scene, the picture
 checked against it); --raw paints the adapter's embeddings as they are, unchecked: the adapter alone.
 Run: python benchmarks/eval_heldout_sounds.py [--per-class N] [--adapter FOLDER] [--data runs/shapes] [--raw]
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from common import write
 
-from soundsight.adapter import clip_states, embed_states
+from soundsight.adapter import clip_states, embed_states, gated_states
 from soundsight.audio import load_audio
 from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.defaults import SHAPES_PAINT
@@ -51,10 +53,17 @@ def as_heard(s2i: SoundToImage, states: torch.Tensor) -> torch.Tensor | list[str
     return embeds if RAW or not isinstance(s2i.painter, ShapesWorldPainter) else world_scenes(embeds, s2i.painter)
 
 
+def heard(s2i: SoundToImage, waveforms: list[np.ndarray]) -> tuple[torch.Tensor, list[tuple[str, float]] | None]:
+    """Each clip's encoder states as `hear` takes them, and the gate's (label, probability) (None: no gate)."""
+    if s2i.gate is None:
+        return clip_states(waveforms, s2i.asr, s2i.adapter.config.time_pool), None
+    return gated_states(waveforms, s2i.asr, s2i.adapter.config.time_pool, s2i.gate)
+
+
 def judged(s2i: SoundToImage, waveforms: list[np.ndarray], labels: list[str], names: list[str]) -> dict:
     """Gate, paint and read back clips of known classes; per class: share right, refused, misread."""
-    states = clip_states(waveforms, s2i.asr, s2i.adapter.config.time_pool)
-    gate = [label for label, _ in s2i.gate.classify(states)] if s2i.gate is not None else [*labels]
+    states, verdicts = heard(s2i, waveforms)
+    gate = [label for label, _ in verdicts] if verdicts is not None else [*labels]
     images = paint_prompts(s2i.painter, as_heard(s2i, states), SHAPES_PAINT, progress=False)
     verdicts = score_painted(images, [SCENES[label] for label in labels], names).verdicts
     right = [v.correct and g != NONE_LABEL for v, g in zip(verdicts, gate, strict=True)]
@@ -72,8 +81,8 @@ def judged(s2i: SoundToImage, waveforms: list[np.ndarray], labels: list[str], na
 
 def real_sounds(s2i: SoundToImage) -> dict:
     files = sorted(REAL_SOUNDS.glob("*.wav"))
-    states = clip_states([load_audio(f) for f in files], s2i.asr, s2i.adapter.config.time_pool)
-    gate = s2i.gate.classify(states) if s2i.gate is not None else [("(no gate)", 1.0)] * len(files)
+    states, verdicts = heard(s2i, [load_audio(f) for f in files])
+    gate = verdicts if verdicts is not None else [("(no gate)", 1.0)] * len(files)
     images = paint_prompts(s2i.painter, as_heard(s2i, states), SHAPES_PAINT, progress=False)
     reads = score_painted(images, ["a red circle"] * len(files), [f.stem for f in files]).verdicts
     return {f.stem: {"gate": label, "probability": round(p, 3),

@@ -19,12 +19,21 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from soundsight.adapter import audio_states, check_sound, fingerprint, loudest_window
+from soundsight.adapter import (
+    GATE_WINDOW_S,
+    audio_states,
+    check_sound,
+    clip_states,
+    fingerprint,
+    gate_windows,
+    gated_states,
+    loudest_window,
+)
 from soundsight.cli import app
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError
 from soundsight.loading import load_adapter, load_asr, load_sound_gate
 from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
-from soundsight.models.sound_gate import NONE_LABEL
+from soundsight.models.sound_gate import NONE_LABEL, SoundGate, SoundGateConfig
 from soundsight.shapes.build import BuildReport
 from soundsight.shapes.sounds import SYNTHS
 from soundsight.shapes.spec import SAMPLE_RATE
@@ -83,6 +92,43 @@ def test_audio_states_hear_the_loudest_window_pooled(tiny_whisper: Path) -> None
     for bad, message in ((np.zeros(0, np.float32), "empty"), (np.zeros(16_000, np.float32), "silent")):
         with pytest.raises(AudioError, match=f"^'x.wav': {message}"):
             check_sound(bad, "'x.wav'")
+
+
+def test_a_long_recording_is_gated_in_windows_as_long_as_the_specs_clips() -> None:
+    clip = np.arange(int(10.5 * SAMPLE_RATE), dtype=np.float32)
+    windows = gate_windows(clip)
+    assert len(windows) == 8 and {len(w) for w in windows} == {GATE_WINDOW_S * SAMPLE_RATE}
+    assert windows[0][0] == 0 and windows[-1][-1] == clip[-1]  # from its start to its end, a second or less apart
+    assert max(b[0] - a[0] for a, b in zip(windows, windows[1:], strict=False)) <= SAMPLE_RATE
+    assert len(gate_windows(clip[: 3 * SAMPLE_RATE])) == 1 and len(gate_windows(np.zeros(10**7))) == 32
+
+
+class _NearGate(SoundGate):
+    """Hears "bell" in encoder states near a reference's (the nearer, the surer), "none" elsewhere."""
+
+    def __init__(self, reference: torch.Tensor) -> None:
+        super().__init__(SoundGateConfig(labels=("bell", NONE_LABEL), audio_width=reference.shape[-1]))
+        self.reference = reference.float()
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        distance = (states.float() - self.reference).abs().mean(dim=(1, 2)) / self.reference.abs().mean()
+        return torch.stack([1 - 100 * distance, torch.zeros_like(distance)], dim=-1)
+
+
+def test_the_gate_hears_a_long_recording_where_it_is_surest(tiny_whisper: Path) -> None:
+    asr = load_asr(tiny_whisper, device="cpu")
+    rng = np.random.default_rng(0)
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    bell = (0.5 * np.sin(2 * np.pi * 660 * t) * np.exp(-t)).astype(np.float32)
+    noise = 0.05 * rng.standard_normal(13 * SAMPLE_RATE).astype(np.float32)
+    recording = noise.copy()
+    recording[: 6 * SAMPLE_RATE] *= 6  # louder than the bell: the loudest stretch is not the one to hear
+    recording[6 * SAMPLE_RATE : 10 * SAMPLE_RATE] = bell  # the bell fills the window from 6 s
+    assert not np.array_equal(loudest_window(recording, GATE_WINDOW_S), bell)
+    gate = _NearGate(clip_states([bell], asr, time_pool=4))
+    states, verdicts = gated_states([recording, noise[: 3 * SAMPLE_RATE]], asr, 4, gate)
+    assert [label for label, _ in verdicts] == ["bell", NONE_LABEL]
+    assert torch.equal(states[0], clip_states([recording[6 * SAMPLE_RATE : 10 * SAMPLE_RATE]], asr, 4)[0])
 
 
 def test_a_run_saves_an_adapter_that_names_its_models(tiny_adapter: Path, tiny_whisper: Path, tiny_sd: Path) -> None:

@@ -18,6 +18,7 @@ from soundsight.backends.whisper import WhisperAsr
 from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import Painter
 from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
+from soundsight.models.sound_gate import SoundGate
 from soundsight.shapes.spec import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 BUNDLED = "bundled"  # how an adapter config names the models shipped in the package
 SILENCE_PEAK = 1e-3  # a clip whose loudest sample is below this (-60 dBFS) holds nothing to hear
 WINDOW_HOP_S = 0.5  # hop when looking for the loudest window of a sound longer than the context
+GATE_WINDOW_S = 4.0  # the spec's clips last 1-4 s: the gate hears a longer sound this long a stretch at a time
+GATE_HOP_S = 1.0
+MOST_GATE_WINDOWS = 32  # a very long sound's windows are spread over it, this many at most
 
 
 def model_name(name: str | None, bundled: Path) -> str:
@@ -92,6 +96,37 @@ def audio_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int) -
     encoder = asr.model.get_encoder()
     states = encoder(features.to(asr.model.device, asr.model.dtype)).last_hidden_state  # (B, T, d_model)
     return F.avg_pool1d(states.transpose(1, 2), time_pool, ceil_mode=True).transpose(1, 2)
+
+
+def gate_windows(waveform: np.ndarray) -> list[np.ndarray]:
+    """The GATE_WINDOW_S stretches of a (T,) waveform, GATE_HOP_S apart, the last ending with it (all of it if
+    shorter)."""
+    window = int(GATE_WINDOW_S * SAMPLE_RATE)
+    if len(waveform) <= window:
+        return [waveform]
+    span = len(waveform) - window
+    count = min(MOST_GATE_WINDOWS, int(np.ceil(span / (GATE_HOP_S * SAMPLE_RATE))) + 1)
+    return [waveform[start : start + window] for start in np.linspace(0, span, count).round().astype(int)]
+
+
+@torch.no_grad()
+def gated_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int, gate: SoundGate, *,
+                 batch_size: int = 32) -> tuple[torch.Tensor, list[tuple[str, float]]]:  # fmt: skip
+    """For each (T,) waveform, the pooled encoder states (as audio_states) of the stretch the gate is surest
+    holds one of its sounds, and the gate's (label, probability) for that stretch. A recording longer than the
+    spec's clips is heard a window at a time, so a siren in it is heard whatever else the recording holds."""
+    windows, owners = [], []
+    for i, waveform in enumerate(waveforms):
+        for window in gate_windows(waveform):
+            windows.append(window)
+            owners.append(i)
+    states = clip_states(windows, asr, time_pool, batch_size=batch_size)
+    probs = gate(states.to(next(gate.parameters()).dtype)).softmax(dim=-1)
+    in_world = probs[:, : len(gate.config.labels) - 1].max(dim=-1).values  # the last label is NONE_LABEL
+    owner = torch.tensor(owners)
+    best = [int(torch.nonzero(owner == i).flatten()[in_world[owner == i].argmax()]) for i in range(len(waveforms))]
+    chosen = states[best]
+    return chosen, gate.classify(chosen)
 
 
 @torch.no_grad()

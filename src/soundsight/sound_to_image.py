@@ -21,6 +21,7 @@ from soundsight.adapter import (
     audio_states,
     check_adapter_fits,
     check_sound,
+    gated_states,
     nearest_scenes,
     resolve_model,
     scene_states,
@@ -69,7 +70,8 @@ def sound_to_image(
 ) -> SoundToImageResult:
     """Return the images the sound at `audio` (a path, or a (T,) 16 kHz waveform) paints through `adapter`.
 
-    With a `gate`, a sound that is none of the adapter's sounds is refused (AudioError) instead of painted.
+    With a `gate`, a sound that is none of the adapter's sounds is refused (AudioError) instead of painted, and
+    a recording longer than the spec's clips is heard in the stretch the gate is surest of (gated_states).
     """
     check_painter(painter, generate_config or GenerateConfig(), prompt_embeds=True)
     timings: dict[str, float] = {}
@@ -78,11 +80,14 @@ def sound_to_image(
     waveform = load_audio(audio) if not isinstance(audio, np.ndarray) else audio
     check_sound(waveform, f"'{name}'")
     timings["audio"] = time.perf_counter() - start
-    states = audio_states([waveform], asr, adapter.config.time_pool)
-    if gate is not None and gate.classify(states)[0][0] == NONE_LABEL:
-        sounds = ", ".join(label for label in gate.config.labels if label != NONE_LABEL)
-        raise AudioError(f"sound '{name}' is none of the sounds the audio adapter paints ({sounds}): "
-                         "pass --any-prompt to paint it anyway")  # fmt: skip
+    if gate is None:
+        states = audio_states([waveform], asr, adapter.config.time_pool)
+    else:
+        states, [(heard_as, _)] = gated_states([waveform], asr, adapter.config.time_pool, gate)
+        if heard_as == NONE_LABEL:
+            sounds = ", ".join(label for label in gate.config.labels if label != NONE_LABEL)
+            raise AudioError(f"sound '{name}' is none of the sounds the audio adapter paints ({sounds}): "
+                             "pass --any-prompt to paint it anyway")  # fmt: skip
     with torch.no_grad():
         embeds = adapter(states.to(next(adapter.parameters()).dtype))
     scene = world_scenes(embeds, painter)[0] if isinstance(painter, ShapesWorldPainter) else None

@@ -88,17 +88,29 @@ def bell(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def siren(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A sweep between a low and a high pitch: cycling at 0.3-8 Hz (wails to yelps, or a two-tone hi-lo), or
+    one slow glide across the clip, as a mechanical siren winds up or down; sine-like or rich in harmonics."""
     t = _t(n)
-    low, high, rate = rng.uniform(450, 800), rng.uniform(950, 1500), rng.uniform(0.5, 4.0)
-    rate_drift = 1 + rng.uniform(-0.2, 0.2) * t / t[-1]
-    shape = _sweep_shape(np.cumsum(rate * rate_drift) / SAMPLE_RATE + rng.uniform(0, 1), rng)
-    freq = low + (high - low) * shape
+    low, high = rng.uniform(450, 800), rng.uniform(950, 1500)
+    if rng.random() < 0.3:  # one glide: up, down, or up then down, over the whole clip
+        start, end = (low, high) if rng.random() < 0.5 else (high, low)
+        span = rng.uniform(0.5, 1.0)
+        frac = (t / t[-1]) ** rng.uniform(0.5, 2.0)
+        if rng.random() < 0.3:
+            frac = 1 - np.abs(2 * frac - 1)
+        freq = start + (end - start) * span * frac
+    else:
+        rate = float(np.exp(rng.uniform(np.log(0.3), np.log(8.0))))
+        rate_drift = 1 + rng.uniform(-0.2, 0.2) * t / t[-1]
+        shape = _sweep_shape(np.cumsum(rate * rate_drift) / SAMPLE_RATE + rng.uniform(0, 1), rng)
+        freq = low + (high - low) * shape
     if rng.random() < 0.3:  # a slow Doppler-like drift of the whole sweep
         freq = freq * (1 + rng.uniform(-0.08, 0.08) * t / t[-1])
     x = _sine(freq, rng)
-    for k in range(2, 2 + int(rng.integers(0, 4))):  # harmonics, as a horn or a square-ish wave has
-        if high * k < NYQUIST_MARGIN_HZ:
-            x = x + rng.uniform(0.02, 0.4) / k * _sine(freq * k, rng)
+    odd_only = rng.random() < 0.3  # square-ish, as a horn or a rotor siren has
+    for k in range(2, 2 + int(rng.integers(0, 6))):
+        if high * k < NYQUIST_MARGIN_HZ and not (odd_only and k % 2 == 0):
+            x = x + rng.uniform(0.02, 0.8) / k * _sine(freq * k, rng)
     return x * _fades(n, rng, 0.2)
 
 
@@ -126,22 +138,31 @@ def drum(n: int, rng: np.random.Generator) -> np.ndarray:
         noise = noise / (np.std(noise) + 1e-9)
         burst = noise * np.exp(-local / rng.uniform(0.002, 0.05)) * rng.uniform(0.05, 0.8)
         x[i:] += rng.uniform(0.5, 1.0) * (body + burst)
-    if rng.random() < 0.3:  # played on a kit: snare hits and hi-hat ticks between the thumps
+    if rng.random() < 0.4:  # played on a kit: snares, hi-hats, toms and cymbals between the thumps
         x = x + _kit_hits(n, rng) * rng.uniform(0.1, 0.4) * np.abs(x).max()
     return x
 
 
 def _kit_hits(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Snare hits (a 150-250 Hz body under mid noise) and hi-hat ticks (high-passed noise), at a steady beat."""
+    """A kit's other drums at a steady beat: snare hits (a 150-250 Hz body under mid noise), hi-hat ticks
+    (high-passed noise), tom hits (a 80-250 Hz body) and cymbals (a few inharmonic metallic partials at
+    2-8 kHz over noise, ringing 0.1-0.8 s)."""
     x, beat = np.zeros(n), int(rng.uniform(0.1, 0.4) * SAMPLE_RATE)
     hat = butter(2, rng.uniform(5000, 7000), "highpass", fs=SAMPLE_RATE, output="sos")
+    partials = rng.uniform(2000, NYQUIST_MARGIN_HZ, int(rng.integers(1, 7)))
+    ring_s = rng.uniform(0.1, 0.8)
     for k, i in enumerate(range(int(rng.integers(0, beat)), n, beat)):
-        snare = k % 2 == 1 and rng.random() < 0.7
-        length = min(int((0.15 if snare else 0.04) * SAMPLE_RATE), n - i)
+        kind = rng.choice(["snare", "hat", "tom", "cymbal"], p=[0.35, 0.35, 0.15, 0.15]) if k % 2 else "hat"
+        length = min(int({"snare": 0.15, "hat": 0.04, "tom": 0.4, "cymbal": 3 * ring_s}[kind] * SAMPLE_RATE), n - i)
         local = np.arange(length) / SAMPLE_RATE
         noise = rng.standard_normal(length)
-        if snare:
+        if kind == "snare":
             hit = np.exp(-local / 0.05) * (noise + 0.5 * np.sin(2 * np.pi * rng.uniform(150, 250) * local))
+        elif kind == "tom":
+            hit = np.exp(-local / rng.uniform(0.08, 0.3)) * np.sin(2 * np.pi * rng.uniform(80, 250) * local)
+        elif kind == "cymbal":
+            ring = sum(np.sin(2 * np.pi * f * local + rng.uniform(0, 6.3)) for f in partials) / len(partials)
+            hit = np.exp(-local / ring_s) * (ring + rng.uniform(0.1, 1.0) * sosfilt(hat, noise))
         else:
             hit = 0.5 * np.exp(-local / 0.01) * sosfilt(hat, noise)
         x[i : i + length] += hit

@@ -117,8 +117,10 @@ def other_sound(kind: str, rng: np.random.Generator, duration_s: float | None = 
         x[::period] = 1.0
         x = np.convolve(x, rng.standard_normal(64) * np.exp(-np.arange(64) / 8), "same")
     elif kind == "sweep":
-        low, high = sorted(rng.uniform(100, 7000, 2))
+        low = float(np.exp(rng.uniform(np.log(100), np.log(1750))))  # two octaves or more: wider than a siren's glide
+        high = float(np.exp(rng.uniform(np.log(4 * low), np.log(7000))))
         freq = low * (high / low) ** (t / t[-1])
+        freq = freq[::-1] if rng.random() < 0.5 else freq
         x = np.sin(2 * np.pi * np.cumsum(freq) / SAMPLE_RATE)
     elif kind == "pluck":  # Karplus-Strong strings, a few notes
         x = np.zeros(n)
