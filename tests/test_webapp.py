@@ -116,6 +116,18 @@ def test_the_server_keeps_a_bounded_number_of_sessions_the_oldest_dropped_first(
     assert "visitor-30" in holder and f"visitor-{SESSIONS_KEPT + 19}" in holder
 
 
+def test_the_queue_keeps_messages_for_as_many_sessions_and_a_bounded_record_of_requests() -> None:
+    from soundsight.webapp import REQUESTS_RECORDED, SESSIONS_KEPT
+
+    queue = build_app(AppConfig())._queue
+    for i in range(SESSIONS_KEPT + 20):  # what gradio does for each session's first request
+        queue.pending_messages_per_session[f"visitor-{i}"] = object()
+    assert len(queue.pending_messages_per_session) == SESSIONS_KEPT
+    assert "visitor-19" not in queue.pending_messages_per_session
+    assert f"visitor-{SESSIONS_KEPT + 19}" in queue.pending_messages_per_session
+    assert queue.ANALYTICS_MAX_EVENTS == REQUESTS_RECORDED < 10_000  # gradio's own bound is 10,000 requests
+
+
 def test_the_three_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:
     page = build_app(AppConfig())
     public = {fn.api_name: fn.name for fn in page.fns.values() if fn.api_visibility == "public"}

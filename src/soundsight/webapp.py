@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-from gradio.utils import get_upload_folder
+from gradio.utils import LRUCache, get_upload_folder
 from starlette.middleware import Middleware
 
 from soundsight.adapter import check_sound
@@ -55,6 +55,7 @@ CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (check
 # until more sessions than this are open, then drops the least recently used: its default, 10,000, let memory grow
 # with every visitor of a long-running server.
 SESSIONS_KEPT = 100  # five times the 20 people at once this 2-core app is sized for (benchmarks/bench_app_load.py)
+REQUESTS_RECORDED = 2 * SESSIONS_KEPT  # gradio's record of past requests (timings shown on its monitoring page)
 LISTEN_ID = "listen"  # transcribing and painting sounds: one at a time (--concurrency-limit)
 PAINT_ID = "paint"  # painting prompts: up to --paint-batch at once, painted together (BatchingPainter)
 
@@ -495,7 +496,18 @@ def build_app(config: AppConfig) -> gr.Blocks:
                       **private)  # fmt: skip
         image_name.change(on_image_model, image_name, [steps, guidance], queue=False, show_progress="hidden",
                           **private)  # fmt: skip
-    return page.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
+    return bounded_queue_records(page.queue(default_concurrency_limit=config.concurrency_limit,
+                                            max_size=config.max_queue_size))  # fmt: skip
+
+
+def bounded_queue_records(page: gr.Blocks) -> gr.Blocks:
+    """Hold what gradio's queue keeps of past sessions and requests to what the app keeps of sessions: by itself
+    it keeps a message queue for each of the last 2,000 sessions and a record of each of the last 10,000
+    requests, so a steady stream of new visitors grows the server's memory for hours (bench_app_load --soak)."""
+    queue = page._queue  # gradio offers no setting for either
+    queue.pending_messages_per_session = LRUCache(SESSIONS_KEPT)
+    queue.ANALYTICS_MAX_EVENTS = REQUESTS_RECORDED
+    return page
 
 
 def _stop_on_sigterm() -> None:
