@@ -261,6 +261,8 @@ def load_moonshine_scorer(folder: Path) -> MoonshineScorer:
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # its warnings about unused initialisers are no news to users
+    # idle threads sleep instead of spinning: the web app runs copies side by side (benchmarks/bench_listeners.py)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
 
     def session(name: str) -> Any:
         return onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])

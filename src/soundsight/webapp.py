@@ -38,6 +38,7 @@ from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, Promp
 from soundsight.generate import GenerateConfig, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.memory import freed_memory_released
+from soundsight.model_copies import ModelCopies, on_every_thread
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
@@ -72,7 +73,7 @@ class AppConfig:
     dtype: str = "float32"
     max_upload_mb: float = 10.0  # gradio refuses larger uploads
     max_seconds: float = 60.0  # longest recording the app transcribes
-    concurrency_limit: int = 1  # transcriptions (and sounds painted) worked on at once; the others wait
+    concurrency_limit: int = 2  # transcriptions worked on at once, each by a copy of the speech model; the others wait
     max_queue_size: int = 24  # requests allowed to wait; more are turned away
     custom_models: bool = True  # page users may name any Hub id or folder, not only the two offered
     adapter: str | None = None  # audio adapter folder for the sound tab; None: the bundled one and its models
@@ -98,14 +99,15 @@ class AppConfig:
             raise ConfigError(f"LoRA weights '{self.lora}': no such file or folder")
 
 
-# Models are loaded on first use and kept; each comes with a lock because neither a diffusers pipeline
-# (its scheduler keeps per-call state) nor a Whisper generate call may be shared by two threads at once.
+# Models are loaded on first use and kept: the speech model in copies lent to one thread at a time
+# (model_copies.py), the sound models with a lock, because neither a diffusers pipeline (its scheduler keeps
+# per-call state) nor a Whisper generate call may be shared by two threads at once.
 _loading = threading.Lock()
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_asr(name: str, device: str, dtype: str) -> tuple[AsrBackend, threading.Lock]:
-    return load_asr(name, device=device, dtype=dtype), threading.Lock()
+def _cached_asr(name: str, device: str, dtype: str, copies: int) -> ModelCopies[AsrBackend]:
+    return ModelCopies(lambda: load_asr(name, device=device, dtype=dtype), copies)
 
 
 @lru_cache(maxsize=MODELS_KEPT)
@@ -126,10 +128,11 @@ def sound_models(
         return _cached_sound_to_image(adapter, device, dtype)
 
 
-def asr_model(name: str, device: str = "auto", dtype: str = "float32") -> tuple[AsrBackend, threading.Lock]:
-    """Return the ASR model called `name` and the lock to hold while using it, loading it only once."""
+def asr_model(name: str, device: str = "auto", dtype: str = "float32", copies: int = 1) -> ModelCopies[AsrBackend]:
+    """Return the copies of the ASR model called `name` (one loaded at once, up to `copies` as requests come
+    together), loading it only once."""
     with _loading:
-        return _cached_asr(name, device, dtype)
+        return _cached_asr(name, device, dtype, copies)
 
 
 def image_painter(
@@ -256,6 +259,7 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
     waveform = read_sound(path, config.max_seconds)
     s2i, lock = sound_models(config.adapter, config.device, config.dtype)
     with lock:
+        on_every_thread()
         result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.painter, adapter_name=s2i.adapter_name,
                                 generate_config=generate_config, gate=s2i.gate)  # fmt: skip
     name = Path(str(path)).name
@@ -266,12 +270,11 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
     """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
-    asr, lock = asr_model(model, config.device, config.dtype)
-    if translate and not asr.capabilities.translate:  # said in the page's words, naming no server folder
-        raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or choose "
-                          "another speech model")  # fmt: skip
-    waveform = read_recording(recording, config.max_seconds)
-    with lock:
+    with asr_model(model, config.device, config.dtype, config.concurrency_limit).lent() as asr:
+        if translate and not asr.capabilities.translate:  # said in the page's words, naming no server folder
+            raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or "
+                              "choose another speech model")  # fmt: skip
+        waveform = read_recording(recording, config.max_seconds)
         return transcribe(waveform, asr, task="translate" if translate else "transcribe")
 
 
@@ -364,7 +367,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         with _shown_on_page(), freed_memory_released():
             name = check_model(asr_name, asr_offered, config)
             with _loaded_for_page("speech model", _as_shown(name, asr_offered)):
-                asr_model(name, config.device, config.dtype)
+                asr_model(name, config.device, config.dtype, config.concurrency_limit)
             heard = hear(recording, name, translate=translate, config=config)
         try:
             prompt = page_prompt(heard.text, subject)

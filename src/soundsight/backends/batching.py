@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from soundsight.generate import GenerateConfig, Painter
+from soundsight.model_copies import on_every_thread
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class BatchingPainter:
             batch = self._next_batch()
             prompts = [p for r in batch for p in r.prompts]
             seeds = [s for r in batch for s in r.seeds]
+            on_every_thread()  # not the share of a thread a speech model copy was lent to (model_copies.py)
             try:
                 with self._painting:
                     images = self.inner.paint(prompts, batch[0].config, seeds, progress=False)

@@ -42,7 +42,7 @@ def web_app(
     ),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="Longest recording transcribed, in seconds."),
     concurrency_limit: int = typer.Option(
-        1, "--concurrency-limit", help="Transcriptions (and sounds painted) worked on at once."
+        2, "--concurrency-limit", help="Transcriptions worked on at once, each by a copy of the speech model."
     ),
     max_queue_size: int = typer.Option(24, "--max-queue-size", help="Requests allowed to wait; more are refused."),
     paint_batch: int = typer.Option(
