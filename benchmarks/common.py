@@ -23,6 +23,9 @@ def environment() -> dict[str, Any]:
     import torch
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    if commit and changed.stdout.strip():
+        commit += "+uncommitted changes"  # the figures measured code the commit does not hold
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit or None,

@@ -10,6 +10,12 @@ import torch
 from soundsight.model_copies import PROCESS_THREADS, ModelCopies, on_every_thread
 
 
+@pytest.fixture(autouse=True)
+def _every_thread_after() -> object:
+    yield
+    on_every_thread()  # whatever a failed test left, the next tests run on every thread
+
+
 class _Loads:
     def __init__(self) -> None:
         self.count = 0
@@ -30,6 +36,10 @@ def test_a_copy_more_is_loaded_only_while_every_copy_is_busy_and_each_thread_get
         assert {alone, beside} == {"copy 1", "copy 2"} and loads.count == 2  # both reused
     with copies.lent():
         assert torch.get_num_threads() == 2  # alone: every thread
+    torch.set_num_threads(1)
+    with copies.lent():
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1  # as it was before the copy was lent
     on_every_thread()
     assert torch.get_num_threads() == PROCESS_THREADS
 
@@ -49,7 +59,6 @@ def test_past_the_most_copies_a_request_waits_for_one_to_come_back() -> None:
         assert thread.is_alive() and not waited  # still waiting: the one copy is busy
     thread.join(timeout=5)
     assert waited == [copy] and copies.loaded == 1
-    on_every_thread()
 
 
 def test_a_copy_that_fails_to_load_frees_its_place() -> None:
@@ -68,4 +77,3 @@ def test_a_copy_that_fails_to_load_frees_its_place() -> None:
         assert copies.loaded == 1
         with copies.lent() as copy:
             assert copy == "copy 3"
-    on_every_thread()

@@ -120,10 +120,15 @@ def test_the_queue_keeps_messages_for_as_many_sessions_and_a_bounded_record_of_r
     from soundsight.webapp import REQUESTS_RECORDED, SESSIONS_KEPT
 
     queue = build_app(AppConfig())._queue
+    queue.pending_event_ids_session["visitor-0"] = {"a request still waiting"}
     for i in range(SESSIONS_KEPT + 20):  # what gradio does for each session's first request
         queue.pending_messages_per_session[f"visitor-{i}"] = object()
     assert len(queue.pending_messages_per_session) == SESSIONS_KEPT
-    assert "visitor-19" not in queue.pending_messages_per_session
+    assert "visitor-0" in queue.pending_messages_per_session  # its request still needs its messages
+    assert (
+        "visitor-1" not in queue.pending_messages_per_session and "visitor-20" not in queue.pending_messages_per_session
+    )
+    assert "visitor-21" in queue.pending_messages_per_session
     assert f"visitor-{SESSIONS_KEPT + 19}" in queue.pending_messages_per_session
     assert queue.ANALYTICS_MAX_EVENTS == REQUESTS_RECORDED < 10_000  # gradio's own bound is 10,000 requests
 

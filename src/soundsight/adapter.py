@@ -18,7 +18,7 @@ from soundsight.backends.whisper import WhisperAsr
 from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import Painter
 from soundsight.models.audio_adapter import AdapterConfig, AudioAdapter
-from soundsight.models.sound_gate import SoundGate
+from soundsight.models.sound_gate import NONE_LABEL, SoundGate
 from soundsight.shapes.spec import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,12 @@ def gate_windows(waveform: np.ndarray) -> list[np.ndarray]:
 @torch.no_grad()
 def gated_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int, gate: SoundGate, *,
                  batch_size: int = 32) -> tuple[torch.Tensor, list[tuple[str, float]]]:  # fmt: skip
-    """For each (T,) waveform, the pooled encoder states (as audio_states) of the stretch the gate is surest
-    holds one of its sounds, and the gate's (label, probability) for that stretch. A recording longer than the
-    spec's clips is heard a window at a time, so a siren in it is heard whatever else the recording holds."""
+    """For each (T,) waveform, the pooled encoder states (float16, on the CPU, as clip_states) of the stretch
+    the gate is surest holds one of its sounds, and the gate's (label, probability) for that stretch. A
+    recording longer than the spec's clips is heard a window at a time, so a siren in it is heard whatever else
+    the recording holds."""
+    if gate.config.labels[-1] != NONE_LABEL:
+        raise ConfigError(f"sound gate labels {gate.config.labels}: the last must be {NONE_LABEL!r}")
     windows, owners = [], []
     for i, waveform in enumerate(waveforms):
         for window in gate_windows(waveform):
@@ -122,7 +125,7 @@ def gated_states(waveforms: list[np.ndarray], asr: WhisperAsr, time_pool: int, g
             owners.append(i)
     states = clip_states(windows, asr, time_pool, batch_size=batch_size)
     probs = gate(states.to(next(gate.parameters()).dtype)).softmax(dim=-1)
-    in_world = probs[:, : len(gate.config.labels) - 1].max(dim=-1).values  # the last label is NONE_LABEL
+    in_world = probs[:, :-1].max(dim=-1).values
     owner = torch.tensor(owners)
     best = [int(torch.nonzero(owner == i).flatten()[in_world[owner == i].argmax()]) for i in range(len(waveforms))]
     chosen = states[best]

@@ -2,9 +2,9 @@
 
 Each copy is used by one thread at a time (neither a Whisper generate call nor an ONNX scorer's state may
 be shared by two), a copy more is loaded only when every copy is busy, and each request runs on its share
-of the CPU's threads. On a 2-core CPU, two transcriptions at once on one thread each serve 1.48x the clips
-a second of one at a time on both threads: our small models gain little from a second thread inside one
-call (benchmarks/bench_listeners.py).
+of torch's threads (onnxruntime sessions, such as Moonshine's, keep their own). On a 2-core CPU, two
+transcriptions at once serve 1.48x the clips a second of one at a time: our small models gain little from
+a second thread inside one call (benchmarks/bench_listeners.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class ModelCopies(Generic[Model]):
         self._load = load
         self.most = most
         self.threads = threads or PROCESS_THREADS  # shared among the copies at work
-        self._idle: list[Model] = [load()]
+        self._first = load()
+        self._idle: list[Model] = [self._first]
         self._loaded = 1
         self._busy = 0
         self._changed = threading.Condition()
@@ -43,6 +44,11 @@ class ModelCopies(Generic[Model]):
     @property
     def loaded(self) -> int:
         return self._loaded
+
+    @property
+    def first(self) -> Model:
+        """The copy loaded first: for what every copy shares (its capabilities), not to run with."""
+        return self._first
 
     @contextmanager
     def lent(self) -> Iterator[Model]:
@@ -63,8 +69,12 @@ class ModelCopies(Generic[Model]):
                     with self._changed:
                         self._loaded -= 1
                     raise
-            torch.set_num_threads(threads)  # this thread's share while the others are busy too
-            yield copy
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)  # torch's share for this thread while the others are busy too
+            try:
+                yield copy
+            finally:
+                torch.set_num_threads(before)
         finally:
             with self._changed:
                 self._busy -= 1

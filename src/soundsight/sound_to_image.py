@@ -89,7 +89,8 @@ def sound_to_image(
             raise AudioError(f"sound '{name}' is none of the sounds the audio adapter paints ({sounds}): "
                              "pass --any-prompt to paint it anyway")  # fmt: skip
     with torch.no_grad():
-        embeds = adapter(states.to(next(adapter.parameters()).dtype))
+        weight = next(adapter.parameters())
+        embeds = adapter(states.to(weight.device, weight.dtype))
     scene = world_scenes(embeds, painter)[0] if isinstance(painter, ShapesWorldPainter) else None
     timings["adapter"] = time.perf_counter() - start - timings["audio"]
     if scene is not None:

@@ -9,6 +9,7 @@ import re
 import signal
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -53,11 +54,11 @@ API_NAMES = ("transcribe", "paint", "hear")  # the page's events scripts may cal
 MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
 CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
 # gradio keeps each browser session's page state (about 67 KB of component settings here, and what the page heard)
-# until more sessions than this are open, then drops the least recently used: its default, 10,000, let memory grow
-# with every visitor of a long-running server.
+# until more sessions than this are open, then drops the oldest: its default, 10,000, let memory grow with every
+# visitor of a long-running server.
 SESSIONS_KEPT = 100  # five times the 20 people at once this 2-core app is sized for (benchmarks/bench_app_load.py)
 REQUESTS_RECORDED = 2 * SESSIONS_KEPT  # gradio's record of past requests (timings shown on its monitoring page)
-LISTEN_ID = "listen"  # transcribing and painting sounds: one at a time (--concurrency-limit)
+LISTEN_ID = "listen"  # transcribing and painting sounds: up to --concurrency-limit at once
 PAINT_ID = "paint"  # painting prompts: up to --paint-batch at once, painted together (BatchingPainter)
 
 
@@ -270,11 +271,12 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
     """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
-    with asr_model(model, config.device, config.dtype, config.concurrency_limit).lent() as asr:
-        if translate and not asr.capabilities.translate:  # said in the page's words, naming no server folder
-            raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or "
-                              "choose another speech model")  # fmt: skip
-        waveform = read_recording(recording, config.max_seconds)
+    listeners = asr_model(model, config.device, config.dtype, config.concurrency_limit)
+    if translate and not listeners.first.capabilities.translate:  # said in the page's words, naming no server folder
+        raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or choose "
+                          "another speech model")  # fmt: skip
+    waveform = read_recording(recording, config.max_seconds)
+    with listeners.lent() as asr:
         return transcribe(waveform, asr, task="translate" if translate else "transcribe")
 
 
@@ -503,12 +505,28 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                             max_size=config.max_queue_size))  # fmt: skip
 
 
+class SessionMessages(LRUCache[str, Any]):
+    """gradio's message queues, one a session: past `limit`, the oldest sessions' go, except those of sessions
+    with a request still waiting or working (`pending`: session -> its requests, as gradio's queue keeps them)."""
+
+    def __init__(self, limit: int, pending: dict[str, set[str]]) -> None:
+        super().__init__(limit)
+        self.pending = pending
+
+    def __setitem__(self, session: str, messages: Any) -> None:
+        OrderedDict.__setitem__(self, session, messages)  # not LRUCache's, which drops the oldest, pending or not
+        idle = [old for old in self if old != session and not self.pending.get(old)]
+        for old in idle[: max(0, len(self) - self.max_size)]:
+            del self[old]
+
+
 def bounded_queue_records(page: gr.Blocks) -> gr.Blocks:
     """Hold what gradio's queue keeps of past sessions and requests to what the app keeps of sessions: by itself
-    it keeps a message queue for each of the last 2,000 sessions and a record of each of the last 10,000
-    requests, so a steady stream of new visitors grows the server's memory for hours (bench_app_load --soak)."""
+    it keeps a message queue for each of the last 2,000 sessions (whether or not their requests are done) and
+    a record of each of the last 10,000 requests, so a steady stream of new visitors grows the server's memory
+    for hours (bench_app_load --soak)."""
     queue = page._queue  # gradio offers no setting for either
-    queue.pending_messages_per_session = LRUCache(SESSIONS_KEPT)
+    queue.pending_messages_per_session = SessionMessages(SESSIONS_KEPT, queue.pending_event_ids_session)
     queue.ANALYTICS_MAX_EVENTS = REQUESTS_RECORDED
     return page
 
