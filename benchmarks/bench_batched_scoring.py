@@ -12,16 +12,14 @@ Run: python benchmarks/bench_batched_scoring.py [--clips 8] [--rounds 3]  ->  be
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
-from common import in_turns, write
+from common import in_turns, spoken_clips, write
 
 from soundsight.audio import load_audio
 from soundsight.backends.whisper import WhisperAsr, shared_prefixes
 from soundsight.loading import load_asr
 
-ROOT = Path(__file__).resolve().parents[1]
 COLORS = ("blue", "red", "green", "yellow", "white", "black", "purple", "orange")
 TEXTS = [f"can you draw a small red star on the left on a {c} background" for c in COLORS] + [
     f"draw a small {c} star on the left on a blue background" for c in COLORS
@@ -56,12 +54,9 @@ def one_call(asr: WhisperAsr, states: list[torch.Tensor], texts: list[str]) -> l
 
 def main(count: int, rounds: int) -> None:
     asr = load_asr("auto", device="cpu").world  # type: ignore[attr-defined]
-    paths = [
-        ROOT / "examples" / "red-star.wav",
-        *sorted((ROOT / "runs" / "shapes-sounds" / "speech" / "test").glob("*.wav")),
-    ]
     with torch.no_grad():
-        states = [asr.model.get_encoder()(asr._features(load_audio(p))[0]).last_hidden_state for p in paths[:count]]
+        states = [asr.model.get_encoder()(asr._features(load_audio(p))[0]).last_hidden_state
+                  for p in spoken_clips(count)]  # fmt: skip
     calls = {
         "one clip a call": lambda: [x for s in states for x in asr._log_likelihoods(s, TEXTS)],
         "all clips in one call": lambda: one_call(asr, states, TEXTS),

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from unittest import mock
 
 import torch
-from common import in_turns, write
+from common import in_turns, spoken_clips, write
 
 from soundsight.asr import TranscribeOptions
 from soundsight.audio import load_audio
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.loading import load_asr
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @torch.no_grad()
@@ -42,17 +39,10 @@ def plain_log_likelihoods(self: WhisperAsr, states: torch.Tensor, texts: list[st
     return (picked * mask[:, 1:]).sum(1).tolist()
 
 
-def clips(count: int) -> list[Path]:
-    """The bundled example and the spec's speech in our build, if there is one."""
-    found = [ROOT / "examples" / "red-star.wav"]
-    found += sorted((ROOT / "runs" / "shapes-sounds" / "speech" / "test").glob("*.wav"))
-    return found[:count]
-
-
 def main(count: int, rounds: int) -> None:
     asr = load_asr("auto", device="cpu")
     options = TranscribeOptions()
-    waveforms = [load_audio(path) for path in clips(count)]
+    waveforms = [load_audio(path) for path in spoken_clips(count)]
     scorers = {"prefix-shared": WhisperAsr._log_likelihoods, "plain": plain_log_likelihoods}
     texts: dict[str, list[str]] = {}
 

@@ -13,30 +13,21 @@ from __future__ import annotations
 import argparse
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-from common import in_turns, write
+from common import in_turns, spoken_clips, write
 
 from soundsight.asr import AsrBackend, TranscribeOptions
 from soundsight.audio import load_audio
 from soundsight.loading import load_asr
 
-ROOT = Path(__file__).resolve().parents[1]
 THREADS = torch.get_num_threads()
-
-
-def clips(count: int) -> list[Path]:
-    """The bundled example and the spec's speech in our build, if there is one."""
-    found = [ROOT / "examples" / "red-star.wav"]
-    found += sorted((ROOT / "runs" / "shapes-sounds" / "speech" / "test").glob("*.wav"))
-    return found[:count]
 
 
 def main(count: int, rounds: int) -> None:
     copies = [load_asr("auto", device="cpu") for _ in range(2)]
     options = TranscribeOptions()
-    waveforms = [load_audio(path) for path in clips(count)]
+    waveforms = [load_audio(path) for path in spoken_clips(count)]
     texts: dict[str, list[str]] = {}
 
     def one_copy(threads: int, name: str) -> Callable[[], None]:

@@ -68,3 +68,12 @@ def write(name: str, results: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({**environment(), **results}, indent=2) + "\n")
     return path
+
+
+def spoken_clips(count: int) -> list[Path]:
+    """Up to `count` spoken captions: the bundled example, then the spec's test speech of our build
+    (`runs/shapes-sounds`), if there is one."""
+    root = Path(__file__).resolve().parents[1]
+    found = [root / "examples" / "red-star.wav"]
+    found += sorted((root / "runs" / "shapes-sounds" / "speech" / "test").glob("*.wav"))
+    return found[:count]
