@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,17 @@ from soundsight.shapes.build import BuildConfig, BuildReport, build_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SMALL_COUNTS = {"train": 24, "val": 6, "test": 12, "novel": 12}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def converted_models_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models converted for OpenVINO go to the session's own folder, never the user's cache. And `auto` means
+    torch here, save where a test asks for OpenVINO: converting each of the suite's many tiny models would
+    cost about 12 s apiece (tests/test_cpu_backends.py and the bundled loop's tests run OpenVINO)."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["SOUNDSIGHT_CACHE"] = str(folder)
+    os.environ["SOUNDSIGHT_BACKEND"] = "torch"
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -67,10 +67,12 @@ def test_the_same_seed_paints_the_same_picture(pipe: StableDiffusionPipeline) ->
     assert np.abs(first.astype(int) - again.astype(int)).max() <= 2
 
 
-def test_speak_runs_offline_on_the_example_recording(tmp_path: Path) -> None:
+def test_speak_runs_offline_on_the_example_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOUNDSIGHT_BACKEND")  # what users run: auto
     result = CliRunner().invoke(app, ["speak", str(EXAMPLE), "-o", str(tmp_path), "--no-progress"])
     assert result.exit_code == 0, result.output
     sidecar = json.loads((tmp_path / "red-star-0.json").read_text())
+    assert sidecar["runtime"] == "openvino float32 on cpu"  # a 64 px model: float32 even where bf16 is native
     assert sidecar["prompt"] == "a small red star on the left on a blue background"
     assert sidecar["image_model"] == str(bundled_image_model_dir())
     assert (sidecar["steps"], sidecar["guidance"]) == (20, 4.0)  # the model card's settings, not SD's 30 and 7.5

@@ -76,7 +76,8 @@ def test_speak_paints_names_and_tags_each_file_and_goes_on_past_bad_ones(
     with Image.open(png) as image:
         parameters = image.text["parameters"].splitlines()
     assert parameters[0] == meta["prompt"] and parameters[1] == "Negative prompt: blurry"
-    assert parameters[2] == f"Steps: 2, Sampler: DDIM, CFG scale: 7.5, Seed: 11, Size: 32x32, Model: {tiny_sd}"
+    assert parameters[2] == (f"Steps: 2, Sampler: DDIM, CFG scale: 7.5, Seed: 11, Size: 32x32, Model: {tiny_sd}, "
+                             "Runtime: torch float32 on cpu")  # fmt: skip
     assert runner.invoke(app, args).exit_code == 1 and (out / "en_goforward-11-2.png").exists()  # no overwrite
 
 

@@ -91,7 +91,8 @@ def test_pngs_carry_their_parameters_and_a_sidecar_and_never_overwrite(tiny_sd: 
     with Image.open(first[0]) as image:
         assert image.text["parameters"] == (
             "a red star\nNegative prompt: blurry\n"
-            "Steps: 2, Sampler: DDIM, CFG scale: 7.5, Seed: 5, Size: 32x32, Model: tiny-sd"
+            "Steps: 2, Sampler: DDIM, CFG scale: 7.5, Seed: 5, Size: 32x32, Model: tiny-sd, "
+            "Runtime: torch float32 on cpu"
         )
     meta = json.loads(first[0].with_suffix(".json").read_text())
     keys = ("prompt", "negative_prompt", "seed", "steps", "guidance", "sampler", "image_model")

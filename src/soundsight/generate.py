@@ -96,6 +96,8 @@ class Painter(Protocol):
         the same picture whatever the batch and device. `config.num_images` and `config.seed` are not read."""
         ...
 
+    # A painter may also say what runs it (`runtime`, a runtime.Runtime): pictures record it when it does.
+
     @property
     def text_encoder(self) -> torch.nn.Module | None:
         """The text encoder whose states it paints from (None if it has none): what an audio adapter must fit."""
@@ -119,6 +121,7 @@ class Generation:
     width: int
     height: int
     model: str
+    runtime: str = ""  # what painted them, e.g. "openvino float32 on cpu" (runtime.Runtime)
 
 
 def check_painter(
@@ -187,4 +190,4 @@ def generate(
     height, width = images.shape[1:3]
     return Generation(tuple(to_pil(images)), tuple(seeds), prompt, config.steps, config.guidance,
                       painter.sampler_name(config.scheduler), width, height,
-                      painter.name if model is None else model)  # fmt: skip
+                      painter.name if model is None else model, str(getattr(painter, "runtime", "")))  # fmt: skip

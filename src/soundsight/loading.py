@@ -29,6 +29,7 @@ from soundsight.devices import resolve_device
 from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.generate import Painter
 from soundsight.models.shape_classifier import ShapeClassifier, ShapeClassifierConfig
+from soundsight.runtime import asr_runtime, dtype_name, image_runtime
 
 if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
@@ -109,17 +110,17 @@ def default_shape_classifier() -> ShapeClassifier:
 
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """Return the torch dtype for "float32"/"fp32", "bfloat16"/"bf16" or "float16"/"fp16" on `device`.
+    """Return the torch dtype for "float32"/"fp32", "bfloat16"/"bf16" or "float16"/"fp16" on `device`
+    ("auto" is decided per model: runtime.py).
 
     float16 on a CPU falls back to float32 with a warning: CPU kernels for it are slow or missing.
     """
-    name = DTYPE_ALIASES.get(dtype, dtype)
-    if name not in DTYPES:
-        raise ConfigError(f"dtype {dtype!r}: expected float32, bfloat16 or float16")
+    name = dtype_name(dtype)
+    if name == "auto":
+        raise ConfigError("dtype 'auto' is decided per model: give float32, bfloat16 or float16 here")
     if name == "float16" and device.type == "cpu":
         warnings.warn("float16 asked for on a CPU: using float32 instead", stacklevel=2)
         return torch.float32
@@ -191,9 +192,9 @@ def asr_backend(name: str | Path) -> str:
     return "whisper"
 
 
-def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
-    """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder), or Moonshine
-    tiny English for the name "moonshine"."""
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto") -> AsrBackend:
+    """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder; "auto" dtype as
+    runtime.py decides it), or Moonshine tiny English (its own runtime) for the name "moonshine"."""
     return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype)
 
 
@@ -216,18 +217,20 @@ def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabi
         raise ConfigError(f"'{settings_file}': expected {', '.join(sorted(known))} as JSON ({e})") from e
 
 
-def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "float32") -> WhisperAsr:
+def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto") -> WhisperAsr:
     """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+    from transformers import AutoConfig, WhisperForConditionalGeneration, WhisperProcessor
 
     from soundsight.backends.whisper import WhisperAsr, whisper_capabilities
 
     target = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, target)
     _check_folder(name, "ASR model")
     try:
+        config = _from_pretrained(AutoConfig.from_pretrained, name)
+        # Whisper runs in torch: OpenVINO without a decoder cache measured slower here (docs/cpu_backends.md)
+        runtime = asr_runtime("torch", dtype, target, width=int(getattr(config, "d_model", 0)))
         model = _from_pretrained(
-            WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=torch_dtype
+            WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=DTYPES[runtime.dtype]
         )
         processor = _from_pretrained(WhisperProcessor.from_pretrained, name)
     except (OSError, ValueError) as e:
@@ -235,11 +238,21 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "float3
     capabilities = whisper_capabilities(model.generation_config)
     if _is_local(name):
         capabilities = declared_asr_capabilities(Path(name).expanduser(), capabilities)
-    logger.info("loaded ASR model '%s' on %s (%s)", name, target, torch_dtype)
+    logger.info("loaded ASR model '%s': %s", name, runtime)
     return WhisperAsr(model.to(target).eval(), processor, str(name), capabilities)
 
 
-def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "float32") -> MoonshineAsr:
+def hub_snapshot(name: str | Path, config: Any) -> Path:
+    """The folder a model was read from: itself, or its Hub snapshot (whose folder name is its revision)."""
+    if _is_local(name):
+        return Path(name).expanduser()
+    from transformers.utils import cached_file
+
+    found = cached_file(str(name), "config.json", local_files_only=True)
+    return Path(found).parent if found else Path(str(getattr(config, "_name_or_path", name)))
+
+
+def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "auto") -> MoonshineAsr:
     """Return Moonshine tiny English from the installed wheel (it runs on the CPU in its own runtime)."""
     try:
         from moonshine_voice import ModelArch, Transcriber, get_model_path
@@ -274,7 +287,7 @@ def load_moonshine_scorer(folder: Path) -> MoonshineScorer:
     return MoonshineScorer(session("encoder_model.ort"), decoder, tokenizer, len(past) // 4, heads, head_dim)
 
 
-def load_auto_asr(name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "float32") -> AsrBackend:
+def load_auto_asr(name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "auto") -> AsrBackend:
     """Our Spoken Shapes Whisper and Moonshine behind one backend (backends/routed.py): captions in any voice
     are heard by the first, anything else people say by the second."""
     from soundsight.backends.routed import RoutedAsr
@@ -324,14 +337,18 @@ def load_pipeline(
     name: str | Path,
     *,
     device: str = "auto",
-    dtype: str = "float32",
+    dtype: str = "auto",
+    backend: str = "auto",
     lora: Path | str | None = None,
     attention_slicing: bool = False,
     cpu_offload: bool = False,
 ) -> DiffusionPipeline:
-    """Return a diffusers text-to-image pipeline (Hub id or local folder), ready on `device`.
+    """Return a diffusers text-to-image pipeline (Hub id or local folder), ready on `device`; what runs it
+    (`pipe.soundsight_runtime`, a runtime.Runtime) follows `backend` and `dtype` ("auto": runtime.py's rule).
 
     Args:
+        backend: torch, openvino (the UNet and VAE decoder converted once and cached: backends/openvino.py),
+            or auto.
         lora: LoRA weights (a folder or .safetensors file) loaded with load_lora_weights.
         attention_slicing: trade speed for memory in attention.
         cpu_offload: keep submodules on the CPU until used (needs accelerate and a GPU).
@@ -339,29 +356,55 @@ def load_pipeline(
     from diffusers import AutoPipelineForText2Image
 
     target = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, target)
+    dtype = dtype_name(dtype)
     _check_folder(name, "image model")
     if lora is not None:
         check_lora_weights(lora)
+    # decided once the model is loaded (its size, its UNet): until then float32, unless a dtype was named for torch
+    named = dtype != "auto" and backend == "torch" and not (dtype == "float16" and target.type == "cpu")
+    load_dtype = DTYPES[dtype] if named else torch.float32
     try:
-        pipe = _from_pretrained(
-            AutoPipelineForText2Image.from_pretrained, name, dtype=torch_dtype, use_safetensors=True
-        )
+        pipe = _from_pretrained(AutoPipelineForText2Image.from_pretrained, name, dtype=load_dtype, use_safetensors=True)
     except (OSError, ValueError) as e:
         raise _not_found(name, "image model", "--image-model", e) from e
+    from soundsight.backends.openvino import unet_converts
+
+    side = int(pipe.unet.config.sample_size if isinstance(pipe.unet.config.sample_size, int)
+               else max(pipe.unet.config.sample_size)) * int(pipe.vae_scale_factor)  # fmt: skip
+    runtime = image_runtime(backend, dtype, target, side_px=side, converts=unet_converts(pipe.unet))
     if lora is not None:
         try:
             pipe.load_lora_weights(str(lora), use_safetensors=True)  # never a pickle
         except (OSError, ValueError, KeyError) as e:
             raise ModelNotFoundError(f"LoRA weights '{lora}': cannot load them into '{name}' ({e})") from e
+    if runtime.backend == "openvino":
+        from soundsight.backends.openvino import to_openvino
+
+        if lora is not None:
+            pipe.fuse_lora()  # converted with the LoRA in its weights; the cache key names the LoRA's files
+        to_openvino(pipe, model_identity(pipe, name, lora), runtime)
+    elif DTYPES[runtime.dtype] != load_dtype:
+        pipe.to(dtype=DTYPES[runtime.dtype])
+    if runtime.backend == "torch" and target.type == "cpu" and runtime.dtype == "bfloat16":
+        pipe.unet.to(memory_format=torch.channels_last)  # measured faster with bf16 on CPUs with AMX (issue 21)
     if attention_slicing:
         pipe.enable_attention_slicing()
     if cpu_offload and target.type != "cpu":
         pipe.enable_model_cpu_offload(device=target)
     else:
         pipe.to(target)
-    logger.info("loaded image model '%s' on %s (%s)", name, target, torch_dtype)
+    pipe.soundsight_runtime = runtime
+    logger.info("loaded image model '%s': %s", name, runtime)
     return pipe
+
+
+def model_identity(pipe: DiffusionPipeline, name: str | Path, lora: Path | str | None) -> object:
+    """What identifies the weights a converted model is made from: the UNet's and VAE's files (a Hub model's
+    snapshot folder names its revision) and the LoRA's."""
+    from soundsight.backends.openvino import files_identity
+
+    folder = hub_snapshot(name, pipe.config)
+    return files_identity(folder / "unet", folder / "vae", lora)
 
 
 def painter_backend(name: str | Path) -> str:
@@ -374,7 +417,8 @@ def load_diffusers_painter(name: str | Path, **options: Any) -> Painter:
     """A diffusers pipeline behind the painter interface; `options` as load_pipeline takes them."""
     from soundsight.backends.diffusers import DiffusersPainter
 
-    return DiffusersPainter(load_pipeline(name, **options), str(name))
+    pipe = load_pipeline(name, **options)
+    return DiffusersPainter(pipe, str(name), runtime=pipe.soundsight_runtime)
 
 
 PAINTER_BACKENDS: dict[str, Callable[..., Painter]] = {"diffusers": load_diffusers_painter}

@@ -20,6 +20,7 @@ def a1111_parameters(generation: Generation, index: int, extra: dict[str, str] |
     lines.append(
         f"Steps: {generation.steps}, Sampler: {generation.sampler}, CFG scale: {generation.guidance:g}, "
         f"Seed: {generation.seeds[index]}, Size: {generation.width}x{generation.height}, Model: {generation.model}"
+        + (f", Runtime: {generation.runtime}" if generation.runtime else "")
         + "".join(f", {key}: {value}" for key, value in (extra or {}).items())
     )
     return "\n".join(lines)
@@ -43,6 +44,7 @@ def sidecar(
         "image_model": generation.model,
         "width": generation.width,
         "height": generation.height,
+        "runtime": generation.runtime or None,
         "source": str(source) if source else None,
         **{key.lower(): value for key, value in (extra or {}).items()},
     }

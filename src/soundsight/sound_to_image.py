@@ -134,7 +134,8 @@ class SoundToImage:
         image_model: str | Path | None = None,
         *,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
+        backend: str = "auto",
     ) -> SoundToImage:
         loaded = load_adapter(adapter, device=device)
         config = loaded.config
@@ -143,7 +144,7 @@ class SoundToImage:
         asr = load_asr(asr_name, device=device, dtype=dtype)
         if not isinstance(asr, WhisperAsr):  # the adapter reads Whisper's encoder states, not a transcript
             raise ConfigError(f"ASR model '{asr_name}': the audio adapter needs a Whisper encoder")
-        painter = load_painter(image_name, device=device, dtype=dtype)
+        painter = load_painter(image_name, device=device, dtype=dtype, backend=backend)
         check_painter(painter, GenerateConfig(), prompt_embeds=True)
         if painter.text_encoder is None:
             raise ConfigError(f"image model '{image_name}' has no text encoder for the audio adapter to fit")

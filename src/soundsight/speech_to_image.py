@@ -95,11 +95,13 @@ class SpeechToImage:
         image_model: str | Path | None = None,
         *,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
+        backend: str = "auto",
         lora: Path | str | None = None,
     ) -> SpeechToImage:
         asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype)
-        painter = load_painter(image_model or default_image_model(), device=device, dtype=dtype, lora=lora)
+        painter = load_painter(image_model or default_image_model(), device=device, dtype=dtype,
+                               backend=backend, lora=lora)  # fmt: skip
         return cls(asr, painter)
 
     def __call__(

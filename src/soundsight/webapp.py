@@ -71,7 +71,7 @@ class AppConfig:
     asr_model: str | None = None  # Hub id or folder; None: default_asr_model()
     image_model: str | None = None  # Hub id or folder; None: default_image_model()
     device: str = "auto"
-    dtype: str = "float32"
+    dtype: str = "auto"  # runtime.py: the fastest correct on this machine
     max_upload_mb: float = 10.0  # gradio refuses larger uploads
     max_seconds: float = 60.0  # longest recording the app transcribes
     concurrency_limit: int = 2  # transcriptions worked on at once, each by a copy of the speech model; the others wait
@@ -83,6 +83,7 @@ class AppConfig:
     max_upload_total_mb: float = 200.0  # uploads and painted files kept at once; the oldest go to make room
     allowed_hosts: tuple[str, ...] = ()  # host names served beside --host and this machine's own names
     paint_batch: int = MAX_BATCH_IMAGES  # paint requests taken at once, their images painted in one call
+    backend: str = "auto"  # what runs the image models: auto, torch or openvino (runtime.py)
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_seconds", "max_upload_total_mb"):
@@ -112,24 +113,26 @@ def _cached_asr(name: str, device: str, dtype: str, copies: int) -> ModelCopies[
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_painter(name: str, device: str, dtype: str, lora: str | None, batch: int) -> BatchingPainter:
-    return BatchingPainter(load_painter(name, device=device, dtype=dtype, lora=lora), max_images=batch)
+def _cached_painter(name: str, device: str, dtype: str, backend: str, lora: str | None, batch: int) -> BatchingPainter:
+    return BatchingPainter(load_painter(name, device=device, dtype=dtype, backend=backend, lora=lora), max_images=batch)
 
 
 @lru_cache(maxsize=1)
-def _cached_sound_to_image(adapter: str | None, device: str, dtype: str) -> tuple[SoundToImage, threading.Lock]:
-    return SoundToImage.from_pretrained(adapter, device=device, dtype=dtype), threading.Lock()
+def _cached_sound_to_image(
+    adapter: str | None, device: str, dtype: str, backend: str
+) -> tuple[SoundToImage, threading.Lock]:
+    return SoundToImage.from_pretrained(adapter, device=device, dtype=dtype, backend=backend), threading.Lock()
 
 
 def sound_models(
-    adapter: str | None, device: str = "auto", dtype: str = "float32"
+    adapter: str | None, device: str = "auto", dtype: str = "auto", backend: str = "auto"
 ) -> tuple[SoundToImage, threading.Lock]:
     """Return the adapter with the models it was trained for, and the lock to hold while using them."""
     with _loading:
-        return _cached_sound_to_image(adapter, device, dtype)
+        return _cached_sound_to_image(adapter, device, dtype, backend)
 
 
-def asr_model(name: str, device: str = "auto", dtype: str = "float32", copies: int = 1) -> ModelCopies[AsrBackend]:
+def asr_model(name: str, device: str = "auto", dtype: str = "auto", copies: int = 1) -> ModelCopies[AsrBackend]:
     """Return the copies of the ASR model called `name` (one loaded at once, up to `copies` as requests come
     together), loading it only once."""
     with _loading:
@@ -137,12 +140,17 @@ def asr_model(name: str, device: str = "auto", dtype: str = "float32", copies: i
 
 
 def image_painter(
-    name: str, device: str = "auto", dtype: str = "float32", lora: str | None = None, batch: int = MAX_BATCH_IMAGES
+    name: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    lora: str | None = None,
+    batch: int = MAX_BATCH_IMAGES,
+    backend: str = "auto",
 ) -> BatchingPainter:
     """Return the painter of the image model called `name` (with the LoRA weights `lora` in it), loading it only
     once; any number of threads may paint with it at once (their requests are painted together)."""
     with _loading:
-        return _cached_painter(name, device, dtype, lora, batch)
+        return _cached_painter(name, device, dtype, backend, lora, batch)
 
 
 def _label(name: str) -> str:
@@ -258,7 +266,7 @@ def read_sound(path: str | None, max_seconds: float) -> np.ndarray:
 def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path, *, config: AppConfig) -> list[Path]:
     """Paint the sound at `path` through the app's audio adapter into `out_dir`; return the PNGs."""
     waveform = read_sound(path, config.max_seconds)
-    s2i, lock = sound_models(config.adapter, config.device, config.dtype)
+    s2i, lock = sound_models(config.adapter, config.device, config.dtype, config.backend)
     with lock:
         on_every_thread()
         result = sound_to_image(waveform, s2i.asr, s2i.adapter, s2i.painter, adapter_name=s2i.adapter_name,
@@ -317,7 +325,7 @@ def paint(
         raise PromptError("the prompt is empty: transcribe a recording or type what to paint")
     if not any_prompt and paints_spoken_shapes(model):
         text = shapes_caption(text, text)
-    painter = image_painter(model, config.device, config.dtype, lora, config.paint_batch)
+    painter = image_painter(model, config.device, config.dtype, lora, config.paint_batch, config.backend)
     defaults = default_generate_config(model)  # the page's own values are no request: only a changed one is
     check_painter(painter, generate_config, steps=generate_config.steps != defaults.steps,
                   guidance=generate_config.guidance != defaults.guidance)  # fmt: skip
@@ -390,7 +398,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             progress(0, desc="loading the image model")
             shown = _as_shown(name, image_offered) + (f" + {_as_shown(lora, lora_offered)}" if lora else "")
             with _loaded_for_page("image model" if lora is None else "image model with LoRA weights", shown):
-                image_painter(name, config.device, config.dtype, lora, config.paint_batch)
+                image_painter(name, config.device, config.dtype, lora, config.paint_batch, config.backend)
             progress(0, desc="painting")
             # gradio serves and later deletes what is in its own upload folder (Blocks' delete_cache)
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
@@ -407,7 +415,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         with _shown_on_page(), freed_memory_released():
             generate_config = settings(seed, steps, guidance, num_images)
             progress(0, desc="loading the adapter and its models")
-            sound_models(config.adapter, config.device, config.dtype)
+            sound_models(config.adapter, config.device, config.dtype, config.backend)
             progress(0, desc="painting the sound")
             out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
             pngs = paint_sound(sound, generate_config, out_dir, config=config)

@@ -21,6 +21,7 @@ from diffusers import (
 )
 
 from soundsight.generate import SAMPLER_NAMES, SCHEDULERS, GenerateConfig, PainterCapabilities
+from soundsight.runtime import Runtime
 
 SCHEDULER_CLASSES: dict[str, Any] = {
     "ddim": DDIMScheduler,
@@ -50,9 +51,10 @@ class DiffusersPainter:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, pipe: DiffusionPipeline, name: str) -> None:
+    def __init__(self, pipe: DiffusionPipeline, name: str, runtime: Runtime | None = None) -> None:
         self.pipe = pipe
         self.name = name
+        self.runtime = runtime or Runtime("torch", str(pipe.unet.dtype).removeprefix("torch."), pipe.device.type)
 
     @property
     def native_size(self) -> int:

@@ -38,7 +38,17 @@ IMAGE_MODEL = typer.Option(
 LANGUAGE = typer.Option(None, "--language", help="Language spoken (ISO code, e.g. en, fr); detected if not given.")
 TRANSLATE = typer.Option(False, "--translate", help="Translate the speech to English instead of transcribing it.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")
-DTYPE = typer.Option("float32", "--dtype", help="float32, bfloat16 or float16 (float16 falls back to float32 on CPU).")
+DTYPE = typer.Option(
+    "auto",
+    "--dtype",
+    help="auto (the fastest correct on this machine: docs/cpu_backends.md), float32, bfloat16 or float16 (float16 "
+    "falls back to float32 on CPU).",
+)
+BACKEND = typer.Option(
+    "auto",
+    "--backend",
+    help="What runs the image model: auto (OpenVINO on a CPU where it converts, else torch), torch or openvino.",
+)
 SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
 STEPS = typer.Option(None, "--steps", help="Denoising steps \\[default: 30; 20 for our bundled model].")
 GUIDANCE = typer.Option(

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from soundsight.cli.common import (
     ASR_MODEL,
+    BACKEND,
     DEVICE,
     IMAGE_MODEL,
     LORA,
@@ -80,12 +81,13 @@ def check_new_outputs(out: Path, report: Path | None) -> None:
 
 
 def load_shapes_painter(image_model: str | None, device: str, lora: Path | None = None, *,
-                        unchecked: bool = False) -> Painter:  # fmt: skip
+                        unchecked: bool = False, backend: str = "auto") -> Painter:  # fmt: skip
     from soundsight.backends.shapes_world import ShapesWorldPainter
     from soundsight.defaults import default_image_model
     from soundsight.loading import load_painter
 
-    painter = attempt(lambda: load_painter(image_model or default_image_model(), device=device, lora=lora))
+    painter = attempt(lambda: load_painter(image_model or default_image_model(), device=device, lora=lora,
+                                           backend=backend))  # fmt: skip
     if unchecked and isinstance(painter, ShapesWorldPainter):
         painter.check_captions = False
     return painter
@@ -109,6 +111,7 @@ def evaluate_image(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N captions."),
     report: Path | None = REPORT,
     device: str = DEVICE,
+    backend: str = BACKEND,
     unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
@@ -120,7 +123,7 @@ def evaluate_image(
     quiet_libraries()
     scenes = attempt(lambda: split_rows(data, "scenes", split))
     rows = [{"file_name": r["file_name"], "caption": r["caption"]} for r in scenes[:limit]]
-    painter = load_shapes_painter(image_model, device, unchecked=unchecked)
+    painter = load_shapes_painter(image_model, device, unchecked=unchecked, backend=backend)
     config = paint_config(steps, guidance, seed)
     images = attempt(lambda: paint_prompts(painter, [r["caption"] for r in rows], config, progress=not no_progress))
     scores = score_painted(images, [r["caption"] for r in rows], [r["file_name"] for r in rows])
@@ -275,6 +278,7 @@ def evaluate_loop(
     limit: int | None = typer.Option(None, "--limit", help="Only the first N clips."),
     report: Path | None = REPORT,
     device: str = DEVICE,
+    backend: str = BACKEND,
     unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
@@ -289,7 +293,7 @@ def evaluate_loop(
     attempt(lambda: check_new_outputs(out, report))
     quiet_libraries()
     asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
-    painter = load_shapes_painter(image_model, device, unchecked=unchecked)
+    painter = load_shapes_painter(image_model, device, unchecked=unchecked, backend=backend)
     config = paint_config(steps, guidance, seed)
     scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,
                                                       progress=not no_progress))  # fmt: skip

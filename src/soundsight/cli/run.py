@@ -14,6 +14,7 @@ from soundsight.cli.common import (
     ANY_PROMPT,
     ASR_MODEL,
     ATTENTION_SLICING,
+    BACKEND,
     CPU_OFFLOAD,
     DEVICE,
     DTYPE,
@@ -98,6 +99,7 @@ def speak(
     any_prompt: bool = ANY_PROMPT,
     device: str = DEVICE,
     dtype: str = DTYPE,
+    backend: str = BACKEND,
     attention_slicing: bool = ATTENTION_SLICING,
     cpu_offload: bool = CPU_OFFLOAD,
     no_progress: bool = NO_PROGRESS,
@@ -125,7 +127,7 @@ def speak(
     task = "translate" if translate else "transcribe"
     asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
     attempt(lambda: check_asr_options(asr, task=task, language=language))
-    painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, lora=lora,
+    painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, backend=backend, lora=lora,
                                            attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     attempt(lambda: check_painter(painter, generate_config, negative_prompt=bool(negative_prompt),
                                   steps=steps is not None, guidance=guidance is not None))  # fmt: skip
@@ -161,6 +163,7 @@ def hear(
     ),
     device: str = DEVICE,
     dtype: str = DTYPE,
+    backend: str = BACKEND,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Paint what each sound sounds like, with no words in between (a bell rings -> a yellow circle).
@@ -176,7 +179,8 @@ def hear(
     files, failures = audio_inputs(sounds)
     state, device = process_state(device)
     quiet_libraries()
-    s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, asr_model, image_model, device=device, dtype=dtype))
+    s2i = attempt(lambda: SoundToImage.from_pretrained(adapter, asr_model, image_model, device=device,
+                                                        dtype=dtype, backend=backend))  # fmt: skip
     _, generate_config = paint_configs(s2i.painter.name, seed, steps, guidance, num_images, scheduler=scheduler)
     attempt(lambda: check_painter(s2i.painter, generate_config, prompt_embeds=True, steps=steps is not None,
                                   guidance=guidance is not None))  # fmt: skip
@@ -206,6 +210,7 @@ def paint(
     any_prompt: bool = ANY_PROMPT,
     device: str = DEVICE,
     dtype: str = DTYPE,
+    backend: str = BACKEND,
     attention_slicing: bool = ATTENTION_SLICING,
     cpu_offload: bool = CPU_OFFLOAD,
     no_progress: bool = NO_PROGRESS,
@@ -225,7 +230,7 @@ def paint(
                                                    any_prompt=any_prompt)  # fmt: skip
     text = attempt(lambda: typed_prompt(prompt, prompt_config))
     quiet_libraries()
-    painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, lora=lora,
+    painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, backend=backend, lora=lora,
                                            attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip
     attempt(lambda: check_painter(painter, generate_config, negative_prompt=bool(negative_prompt),
                                   steps=steps is not None, guidance=guidance is not None))  # fmt: skip

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import typer
 
-from soundsight.cli.common import ASR_MODEL, DEVICE, DTYPE, IMAGE_MODEL, SUBJECT, attempt, log_progress, quiet_libraries
+from soundsight.cli.common import (
+    ASR_MODEL,
+    BACKEND,
+    DEVICE,
+    DTYPE,
+    IMAGE_MODEL,
+    SUBJECT,
+    attempt,
+    log_progress,
+    quiet_libraries,
+)
 
 
 def own_upload_folder() -> Path:
@@ -33,6 +43,7 @@ def web_app(
     image_model: str | None = IMAGE_MODEL,
     device: str = DEVICE,
     dtype: str = DTYPE,
+    backend: str = BACKEND,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
     max_upload_total_mb: float = typer.Option(
         200.0, "--max-upload-total-mb", help="Uploads and pictures kept at once, in MB; the oldest go to make room."
@@ -74,7 +85,8 @@ def web_app(
 
     config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
                                         concurrency_limit, max_queue_size, custom_models, adapter, lora,
-                                        subject, max_upload_total_mb, tuple(allowed_hosts), paint_batch))  # fmt: skip
+                                        subject, max_upload_total_mb, tuple(allowed_hosts), paint_batch,
+                                        backend))  # fmt: skip
     log_progress()
     quiet_libraries()
     launch(config)

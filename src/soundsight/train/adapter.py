@@ -190,10 +190,15 @@ def main(config: AdapterTrainConfig) -> Path:
         raise ConfigError(f"data '{config.data}': sounds/train is empty")
     audio_name = model_name(config.asr_model, bundled_asr_dir())
     image_name = model_name(config.image_model, bundled_image_model_dir())
-    asr = load_asr(resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device))
+    asr = load_asr(resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device), dtype="float32")
     if not isinstance(asr, WhisperAsr):
         raise ConfigError(f"ASR model '{config.asr_model}': the adapter needs a Whisper encoder")
-    painter = load_painter(resolve_model(image_name, bundled_image_model_dir()), device=str(accelerator.device))
+    painter = load_painter(
+        resolve_model(image_name, bundled_image_model_dir()),
+        device=str(accelerator.device),
+        backend="torch",
+        dtype="float32",
+    )  # trained through torch; float32 as before
     if painter.text_encoder is None or not painter.capabilities.prompt_embeds:
         raise ConfigError(f"image model '{painter.name}' takes no prompt embeddings: nothing for an adapter to learn")
     asr.model.requires_grad_(False)

@@ -203,7 +203,7 @@ def main(config: AsrTrainConfig) -> Path:
     if config.init_model is not None:
         from soundsight.loading import load_whisper
 
-        start_from = load_whisper(config.init_model, device="cpu")
+        start_from = load_whisper(config.init_model, device="cpu", dtype="float32")
         processor, model = start_from.processor, start_from.model.train()
     else:
         processor = build_processor(config)

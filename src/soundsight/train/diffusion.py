@@ -242,7 +242,7 @@ def main(config: DiffusionTrainConfig) -> Path:
     if accelerator.is_main_process:
         ema.copy_to(denoiser.parameters())
         pipeline().save_pretrained(final, safe_serialization=True)
-        load_pipeline(final, device="cpu")  # the folder must load the way users load it
+        load_pipeline(final, device="cpu", backend="torch")  # the folder must load the way users load it
         logger.info("saved '%s'", final)
     accelerator.wait_for_everyone()
     return final

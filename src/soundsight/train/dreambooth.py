@@ -247,7 +247,7 @@ def main(config: DreamBoothConfig) -> Path:
     _check_output_dir(config)
     config.output_dir.mkdir(parents=True, exist_ok=True)
     show = config.progress and accelerator.is_main_process
-    pipe = load_pipeline(config.pretrained_model, device=str(accelerator.device))
+    pipe = load_pipeline(config.pretrained_model, device=str(accelerator.device), backend="torch", dtype="float32")
     pipe.set_progress_bar_config(disable=True)
     resolution = config.resolution or int(pipe.unet.config.sample_size) * int(pipe.vae_scale_factor)
     painter = DiffusersPainter(pipe, config.pretrained_model)

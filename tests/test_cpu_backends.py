@@ -1,0 +1,119 @@
+"""The backend and dtype `auto` picks, and the OpenVINO painter against torch's on a tiny Stable Diffusion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from soundsight.cli import app
+from soundsight.errors import ConfigError
+from soundsight.generate import GenerateConfig
+from soundsight.loading import load_painter
+from soundsight.runtime import Runtime, asr_runtime, cpu_flags, image_runtime
+
+CPU, AMX, PLAIN = torch.device("cpu"), frozenset({"avx2", "amx_bf16", "amx_tile"}), frozenset({"avx2", "fma"})
+PROMPTS = ["a red star on a blue background", "a green circle"]
+
+
+@pytest.fixture(autouse=True)
+def auto_as_users_have_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOUNDSIGHT_BACKEND", raising=False)  # the suite's own default is torch (conftest.py)
+
+
+def test_auto_picks_openvino_and_bf16_only_where_the_cpu_has_it_and_the_model_is_full_size() -> None:
+    assert image_runtime("auto", "auto", CPU, side_px=512, converts=True, flags=AMX) == Runtime(
+        "openvino", "bfloat16", "cpu"
+    )
+    assert image_runtime("auto", "auto", CPU, side_px=512, converts=True, flags=PLAIN).dtype == "float32"
+    assert image_runtime("auto", "auto", CPU, side_px=64, converts=True, flags=AMX).dtype == "float32"
+    assert image_runtime("auto", "auto", CPU, side_px=512, converts=False, flags=AMX) == Runtime(
+        "torch", "bfloat16", "cpu"
+    )
+    assert image_runtime("torch", "float16", CPU, side_px=512, converts=True).dtype == "float32"
+    assert image_runtime("auto", "auto", torch.device("mps"), side_px=512, converts=True) == Runtime(
+        "torch", "float16", "mps"
+    )
+    assert asr_runtime("auto", "auto", CPU, width=768, flags=AMX).dtype == "bfloat16"
+    assert asr_runtime("auto", "auto", CPU, width=128, flags=AMX).dtype == "float32"  # our Whisper: too small
+    assert asr_runtime("torch", "bf16", CPU, width=128, flags=PLAIN).dtype == "bfloat16"  # a named dtype is kept
+
+
+def test_gpus_get_bf16_where_they_have_it_else_fp16(monkeypatch: pytest.MonkeyPatch) -> None:
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert image_runtime("auto", "auto", cuda, side_px=512, converts=True) == Runtime("torch", "bfloat16", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert asr_runtime("auto", "auto", cuda, width=768) == Runtime("torch", "float16", "cuda")
+
+
+def test_the_environment_can_say_what_auto_means(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOUNDSIGHT_BACKEND", "torch")
+    assert image_runtime("auto", "auto", CPU, side_px=64, converts=True).backend == "torch"
+    assert image_runtime("openvino", "auto", CPU, side_px=64, converts=True).backend == "openvino"  # named: kept
+
+
+def test_choices_the_machine_cannot_run_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="--backend openvino runs on the CPU"):
+        image_runtime("openvino", "auto", torch.device("cuda"), side_px=512, converts=True)
+    with pytest.raises(ConfigError, match="added conditions"):
+        image_runtime("openvino", "auto", CPU, side_px=512, converts=False)
+    with pytest.raises(ConfigError, match="backend 'tensorrt'"):
+        image_runtime("tensorrt", "auto", CPU, side_px=512, converts=True)
+    with pytest.raises(ConfigError, match="dtype 'int3'"):
+        image_runtime("auto", "int3", CPU, side_px=512, converts=True)
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 amx_bf16\nbugs\t\t: none\n")
+    assert {"avx2", "amx_bf16"} <= cpu_flags(info)
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_openvino_paints_what_torch_paints_converts_once_and_rebuilds_a_damaged_conversion(
+    tiny_sd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOUNDSIGHT_CACHE", str(tmp_path))
+    config = GenerateConfig(steps=3, guidance=4.0)
+    torch_painter = load_painter(tiny_sd, device="cpu", backend="torch")
+    openvino_painter = load_painter(tiny_sd, device="cpu")  # auto, on a CPU
+    assert str(torch_painter.runtime) == "torch float32 on cpu"
+    assert str(openvino_painter.runtime) == "openvino float32 on cpu"
+    kept = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "openvino").iterdir())
+    assert kept == ["unet", "vae-decoder"] and capsys.readouterr().err.count("converted once, kept in") == 2
+    ours = openvino_painter.paint(PROMPTS, config, [0, 1], progress=False)
+    theirs = torch_painter.paint(PROMPTS, config, [0, 1], progress=False)
+    assert ours.shape == theirs.shape == (2, 32, 32, 3)
+    assert np.abs(ours - theirs).max() < 1e-4  # float32 both: only the order of sums differs
+    wide = GenerateConfig(steps=2, guidance=4.0, width=48, height=32)  # another static shape, compiled on use
+    assert np.abs(openvino_painter.paint(PROMPTS[:1], wide, [3], progress=False)
+                  - torch_painter.paint(PROMPTS[:1], wide, [3], progress=False)).max() < 1e-4  # fmt: skip
+
+    load_painter(tiny_sd, device="cpu", backend="openvino")  # read back, not converted again
+    assert "converted" not in capsys.readouterr().err
+    (decoder_entry,) = (tmp_path / "openvino").glob("vae-decoder-*")
+    weights = decoder_entry / "model.bin"
+    weights.write_bytes(weights.read_bytes()[:100])  # as a full disk or a killed copy leaves it
+    again = load_painter(tiny_sd, device="cpu", backend="openvino").paint(PROMPTS, config, [0, 1], progress=False)
+    assert capsys.readouterr().err.count("converted once") == 1  # that one, rebuilt: not trusted
+    assert np.array_equal(again, ours) and weights.stat().st_size > 100
+
+
+def test_paint_records_what_ran_in_the_picture_and_its_sidecar(tiny_sd: Path, tmp_path: Path) -> None:
+    for backend in ("torch", "openvino"):
+        out = tmp_path / backend
+        result = CliRunner().invoke(app, ["paint", "a red star", "-o", str(out), "--image-model", str(tiny_sd),
+                                          "--steps", "2", "--backend", backend])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "a-red-star-0.json").read_text())["runtime"] == f"{backend} float32 on cpu"
+        with Image.open(out / "a-red-star-0.png") as png:
+            assert f", Runtime: {backend} float32 on cpu" in png.text["parameters"]
+    bad = CliRunner().invoke(app, ["paint", "a red star", "-o", str(tmp_path / "bad"), "--image-model", str(tiny_sd),
+                                   "--backend", "tensorrt"])  # fmt: skip
+    assert bad.exit_code != 0 and "backend 'tensorrt'" in bad.output and "Traceback" not in bad.output
