@@ -4,9 +4,12 @@ Two measurements, each backend in a process of its own (so each peak memory is i
 first, the same seeds and settings, and the two outputs compared:
 - loop: the bundled models' loop after loading (a spoken caption -> a 64 px picture; our Whisper and SD),
   median of --runs, per stage.
+- whisper: our Whisper on 16 spoken captions, torch against OpenVINO (the same transcripts?), and
+  Whisper-small (random weights) on 5 s of speech, 20 tokens, torch against OpenVINO.
 - sd21: one 512 px picture from Stable Diffusion 2.1-base (random weights from its published configs,
   saved once under runs/), 20 DPM-Solver++ steps with guidance 7.5; the conversion's time beside it.
-Run: python benchmarks/bench_cpu_backends.py [--parts loop sd21] [--runs 7]  ->  benchmarks/results/cpu_backends.json
+Run: python benchmarks/bench_cpu_backends.py [--parts loop sd21] [--runs 7]
+  ->  benchmarks/results/cpu_backends_{loop,whisper,sd21}.json
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from common import peak_rss_mb, write
 
 from soundsight.runtime import cpu_has_native_bf16
@@ -30,6 +34,7 @@ AUDIO = ROOT / "examples" / "red-star.wav"
 SD21_DIR = ROOT / "runs" / "sd21-base-random"
 PLAIN = {"backend": "torch", "dtype": "float32"}
 AUTO = {"backend": "auto", "dtype": "auto"}
+OPENVINO = {"backend": "openvino", "dtype": "auto"}  # Whisper-small by OpenVINO too, which `auto` does not pick
 
 
 def loop_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, object]:
@@ -38,7 +43,7 @@ def loop_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, obj
     from soundsight.speech_to_image import speech_to_image
 
     start = time.perf_counter()
-    asr = load_asr(bundled_asr_dir(), device="cpu", dtype=choice["dtype"])
+    asr = load_asr(bundled_asr_dir(), device="cpu", **choice)
     painter = load_painter(bundled_image_model_dir(), device="cpu", **choice)
     load_s = time.perf_counter() - start
     config = default_generate_config(bundled_image_model_dir())
@@ -49,7 +54,7 @@ def loop_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, obj
         timings.append(result.timings_s)
     np.save(images, np.asarray(result.generation.images[0], dtype=np.float32) / 255)
     stages = {k: round(statistics.median(t[k] for t in timings), 3) for k in timings[0]}
-    return {"runtime": str(painter.runtime), "asr_dtype": str(asr.model.dtype), "load_s": round(load_s, 2),
+    return {"runtime": str(painter.runtime), "asr_runtime": str(asr.runtime), "load_s": round(load_s, 2),
             "median_s": round(statistics.median(sum(t.values()) for t in timings), 3), "stages_median_s": stages,
             "transcript": result.transcript.text, "peak_rss_mb": round(peak_rss_mb())}  # fmt: skip
 
@@ -76,7 +81,43 @@ def sd21_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, obj
             "peak_rss_mb": round(peak_rss_mb())}  # fmt: skip
 
 
-CHILDREN = {"loop": loop_child, "sd21": sd21_child}
+def whisper_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, object]:
+    """Our Whisper on spoken captions (per clip), and Whisper-small (random weights) on 5 s, 20 tokens."""
+    from common import spoken_clips
+    from full_size import whisper_small
+
+    from soundsight.asr import TranscribeOptions
+    from soundsight.audio import load_audio, trim_silence
+    from soundsight.defaults import bundled_asr_dir
+    from soundsight.loading import load_whisper
+    from soundsight.runtime import asr_runtime
+
+    clips = [trim_silence(load_audio(p)) for p in spoken_clips(16)]
+    ours = load_whisper(bundled_asr_dir(), device="cpu", **choice)
+    ours.transcribe(clips[0], TranscribeOptions())
+    start = time.perf_counter()
+    texts = [ours.transcribe(c, TranscribeOptions()).text for c in clips]
+    per_clip = (time.perf_counter() - start) / len(clips)
+    small = whisper_small()
+    small.model.generation_config.suppress_tokens = list(range(50_257, len(small.processor.tokenizer)))
+    if choice["backend"] != "torch":  # the engine `--backend openvino` builds, on the same random weights
+        import dataclasses
+
+        from soundsight.backends.openvino_whisper import openvino_whisper
+
+        runtime = asr_runtime("openvino", "float32", torch.device("cpu"), width=768)
+        small = dataclasses.replace(small, engine=openvino_whisper(small.model, ["whisper-small seed 0"], runtime))
+    audio, options = load_audio(AUDIO)[: 5 * 16_000], TranscribeOptions(language="en", max_new_tokens=20)
+    small.transcribe(audio, options)
+    start = time.perf_counter()
+    small_text = small.transcribe(audio, options).text
+    small_s = time.perf_counter() - start
+    np.save(images, np.zeros(1))
+    return {"ours_runtime": str(ours.runtime), "ours_s_per_clip": round(per_clip, 3), "ours_texts": texts,
+            "whisper_small_s": round(small_s, 2), "whisper_small_text": small_text}  # fmt: skip
+
+
+CHILDREN = {"loop": loop_child, "sd21": sd21_child, "whisper": whisper_child}
 
 
 def measured(part: str, choice: dict[str, str], runs: int, folder: Path) -> tuple[dict[str, object], np.ndarray]:
@@ -89,19 +130,28 @@ def measured(part: str, choice: dict[str, str], runs: int, folder: Path) -> tupl
 
 
 def main(parts: list[str], runs: int) -> None:
-    results: dict[str, object] = {"settings": {"runs": runs, "plain": PLAIN, "auto": AUTO}}
     with tempfile.TemporaryDirectory() as tmp:
         for part in parts:
             plain, plain_image = measured(part, PLAIN, runs if part == "loop" else 1, Path(tmp))
-            auto, auto_image = measured(part, AUTO, runs if part == "loop" else 2, Path(tmp))
-            key = "median_s" if part == "loop" else "picture_s"
-            plain_s = plain[key] if part == "loop" else min(plain[key])  # type: ignore[type-var]
-            auto_s = auto[key] if part == "loop" else min(auto[key])  # type: ignore[type-var]
-            results[part] = {"plain": plain, "auto": auto, "speedup": round(plain_s / auto_s, 2),  # type: ignore[operator]
-                             "max_abs_pixel_diff": float(np.abs(plain_image - auto_image).max())}  # fmt: skip
-    results["cpu_native_bf16"] = cpu_has_native_bf16()
-    print(json.dumps(results, indent=2))
-    print(write("cpu_backends", results))
+            auto, auto_image = measured(part, OPENVINO if part == "whisper" else AUTO, runs if part == "loop" else 2,
+                                        Path(tmp))  # fmt: skip
+            if part == "loop":
+                plain_s, auto_s = float(plain["median_s"]), float(auto["median_s"])  # type: ignore[arg-type]
+            elif part == "whisper":
+                plain_s, auto_s = float(plain["ours_s_per_clip"]), float(auto["ours_s_per_clip"])  # type: ignore[arg-type]
+            else:
+                plain_s, auto_s = min(plain["picture_s"]), min(auto["picture_s"])  # type: ignore[type-var]
+            results = {"settings": {"runs": runs, "plain": PLAIN, "auto": AUTO},
+                       "cpu_native_bf16": cpu_has_native_bf16(), "plain": plain, "auto": auto,
+                       "speedup": round(plain_s / auto_s, 2),
+                       "max_abs_pixel_diff": float(np.abs(plain_image - auto_image).max())}  # fmt: skip
+            if part == "whisper":
+                same = [plain[key] == auto[key] for key in ("ours_texts", "whisper_small_text")]
+                results["same_transcripts"] = all(same)
+                small_plain, small_auto = float(plain["whisper_small_s"]), float(auto["whisper_small_s"])  # type: ignore[arg-type]
+                results["whisper_small_speedup"] = round(small_plain / small_auto, 2)
+            print(json.dumps(results, indent=2))
+            print(write(f"cpu_backends_{part}", results))
 
 
 if __name__ == "__main__":
@@ -110,7 +160,7 @@ if __name__ == "__main__":
         print(json.dumps(CHILDREN[part](json.loads(choice), int(runs), Path(images))))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=list(CHILDREN), default=["loop", "sd21"])
+    parser.add_argument("--parts", nargs="+", choices=list(CHILDREN), default=["loop", "whisper", "sd21"])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     main(args.parts, args.runs)

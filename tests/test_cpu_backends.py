@@ -11,14 +11,20 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from soundsight.asr import TranscribeOptions
+from soundsight.audio import load_audio
+from soundsight.backends.whisper import WhisperAsr
 from soundsight.cli import app
-from soundsight.errors import ConfigError
+from soundsight.errors import AudioError, ConfigError
 from soundsight.generate import GenerateConfig
-from soundsight.loading import load_painter
+from soundsight.loading import load_painter, load_whisper
 from soundsight.runtime import Runtime, asr_runtime, cpu_flags, image_runtime
+
+from .conftest import SHARED_DATA
 
 CPU, AMX, PLAIN = torch.device("cpu"), frozenset({"avx2", "amx_bf16", "amx_tile"}), frozenset({"avx2", "fma"})
 PROMPTS = ["a red star on a blue background", "a green circle"]
+SPEECH = SHARED_DATA / "speech"
 
 
 @pytest.fixture(autouse=True)
@@ -35,11 +41,13 @@ def test_auto_picks_openvino_and_bf16_only_where_the_cpu_has_it_and_the_model_is
     assert image_runtime("auto", "auto", CPU, side_px=512, converts=False, flags=AMX) == Runtime(
         "torch", "bfloat16", "cpu"
     )
-    assert image_runtime("torch", "float16", CPU, side_px=512, converts=True).dtype == "float32"
+    with pytest.warns(UserWarning, match="float16 asked for on a CPU"):
+        assert image_runtime("torch", "float16", CPU, side_px=512, converts=True).dtype == "float32"
     assert image_runtime("auto", "auto", torch.device("mps"), side_px=512, converts=True) == Runtime(
         "torch", "float16", "mps"
     )
-    assert asr_runtime("auto", "auto", CPU, width=768, flags=AMX).dtype == "bfloat16"
+    assert asr_runtime("auto", "auto", CPU, width=768, flags=AMX) == Runtime("torch", "bfloat16", "cpu")
+    assert asr_runtime("auto", "auto", CPU, width=128, flags=PLAIN) == Runtime("openvino", "float32", "cpu")
     assert asr_runtime("auto", "auto", CPU, width=128, flags=AMX).dtype == "float32"  # our Whisper: too small
     assert asr_runtime("torch", "bf16", CPU, width=128, flags=PLAIN).dtype == "bfloat16"  # a named dtype is kept
 
@@ -117,3 +125,33 @@ def test_paint_records_what_ran_in_the_picture_and_its_sidecar(tiny_sd: Path, tm
     bad = CliRunner().invoke(app, ["paint", "a red star", "-o", str(tmp_path / "bad"), "--image-model", str(tiny_sd),
                                    "--backend", "tensorrt"])  # fmt: skip
     assert bad.exit_code != 0 and "backend 'tensorrt'" in bad.output and "Traceback" not in bad.output
+
+
+def heard(asr: WhisperAsr, waveform: np.ndarray, options: TranscribeOptions) -> tuple[object, ...]:
+    """What a transcription gives, or the one-line error it raises."""
+    try:
+        t = asr.transcribe(waveform, options)
+    except AudioError as e:
+        return ("refused", str(e).split("(")[0])
+    return t.text, t.language, t.task, round(t.no_speech_prob or 0.0, 4), t.segments
+
+
+def test_openvino_whisper_hears_and_scores_what_torch_does(
+    tiny_whisper: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOUNDSIGHT_CACHE", str(tmp_path))
+    ours, theirs = load_whisper(tiny_whisper, device="cpu"), load_whisper(tiny_whisper, device="cpu", backend="torch")
+    assert ours.engine is not None and str(ours.runtime) == "openvino float32 on cpu" and theirs.engine is None
+    clips = [load_audio(SPEECH / name) for name in ("en_goforward.wav", "en_jfk.wav")]
+    choices = [TranscribeOptions(), TranscribeOptions(language="en", max_new_tokens=7),
+               TranscribeOptions(language="fr", task="translate", no_speech_threshold=1.0)]  # fmt: skip
+    for waveform in clips:
+        window = waveform[: 5 * 16_000]  # the tiny model hears 5 s: one window, decoded by OpenVINO
+        for options in choices:
+            assert heard(ours, window, options) == heard(theirs, window, options)
+        texts = ["a red star on a blue background", "go forward", ""]
+        mine, torchs = ours.text_scorer(window), theirs.text_scorer(window)
+        assert mine is not None and torchs is not None
+        assert np.allclose(mine(texts), torchs(texts), atol=1e-3)
+    stamped = TranscribeOptions(language="en", return_timestamps=True, no_speech_threshold=1.0)
+    assert heard(ours, clips[1], stamped) == heard(theirs, clips[1], stamped)  # long and timestamped: torch's

@@ -192,10 +192,10 @@ def asr_backend(name: str | Path) -> str:
     return "whisper"
 
 
-def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto") -> AsrBackend:
-    """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder; "auto" dtype as
-    runtime.py decides it), or Moonshine tiny English (its own runtime) for the name "moonshine"."""
-    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype)
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto") -> AsrBackend:
+    """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder; `backend` and
+    `dtype` as runtime.py decides them), or Moonshine tiny English (its own runtime) for the name "moonshine"."""
+    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype, backend=backend)
 
 
 def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabilities:
@@ -217,7 +217,7 @@ def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabi
         raise ConfigError(f"'{settings_file}': expected {', '.join(sorted(known))} as JSON ({e})") from e
 
 
-def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto") -> WhisperAsr:
+def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto") -> WhisperAsr:
     """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
     from transformers import AutoConfig, WhisperForConditionalGeneration, WhisperProcessor
 
@@ -227,10 +227,11 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto")
     _check_folder(name, "ASR model")
     try:
         config = _from_pretrained(AutoConfig.from_pretrained, name)
-        # Whisper runs in torch: OpenVINO without a decoder cache measured slower here (docs/cpu_backends.md)
-        runtime = asr_runtime("torch", dtype, target, width=int(getattr(config, "d_model", 0)))
+        runtime = asr_runtime(backend, dtype, target, width=int(getattr(config, "d_model", 0)),
+                              converts=config.model_type == "whisper")  # fmt: skip
+        load_dtype = DTYPES[runtime.dtype] if runtime.backend == "torch" else torch.float32
         model = _from_pretrained(
-            WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=DTYPES[runtime.dtype]
+            WhisperForConditionalGeneration.from_pretrained, name, use_safetensors=True, dtype=load_dtype
         )
         processor = _from_pretrained(WhisperProcessor.from_pretrained, name)
     except (OSError, ValueError) as e:
@@ -238,8 +239,15 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto")
     capabilities = whisper_capabilities(model.generation_config)
     if _is_local(name):
         capabilities = declared_asr_capabilities(Path(name).expanduser(), capabilities)
+    model = model.to(target).eval()
+    engine = None
+    if runtime.backend == "openvino":
+        from soundsight.backends.openvino import files_identity
+        from soundsight.backends.openvino_whisper import openvino_whisper
+
+        engine = openvino_whisper(model, files_identity(hub_snapshot(name, config)), runtime)
     logger.info("loaded ASR model '%s': %s", name, runtime)
-    return WhisperAsr(model.to(target).eval(), processor, str(name), capabilities)
+    return WhisperAsr(model, processor, str(name), capabilities, runtime, engine)
 
 
 def hub_snapshot(name: str | Path, config: Any) -> Path:
@@ -252,7 +260,9 @@ def hub_snapshot(name: str | Path, config: Any) -> Path:
     return Path(found).parent if found else Path(str(getattr(config, "_name_or_path", name)))
 
 
-def load_moonshine(name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "auto") -> MoonshineAsr:
+def load_moonshine(
+    name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "auto", backend: str = "auto"
+) -> MoonshineAsr:
     """Return Moonshine tiny English from the installed wheel (it runs on the CPU in its own runtime)."""
     try:
         from moonshine_voice import ModelArch, Transcriber, get_model_path
@@ -287,13 +297,15 @@ def load_moonshine_scorer(folder: Path) -> MoonshineScorer:
     return MoonshineScorer(session("encoder_model.ort"), decoder, tokenizer, len(past) // 4, heads, head_dim)
 
 
-def load_auto_asr(name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "auto") -> AsrBackend:
+def load_auto_asr(
+    name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "auto", backend: str = "auto"
+) -> AsrBackend:
     """Our Spoken Shapes Whisper and Moonshine behind one backend (backends/routed.py): captions in any voice
     are heard by the first, anything else people say by the second."""
     from soundsight.backends.routed import RoutedAsr
     from soundsight.defaults import bundled_asr_dir
 
-    world = load_whisper(bundled_asr_dir(), device=device, dtype=dtype)
+    world = load_whisper(bundled_asr_dir(), device=device, dtype=dtype, backend=backend)
     return RoutedAsr(world, load_moonshine(device=device), AUTO_ASR)
 
 

@@ -141,7 +141,7 @@ class SoundToImage:
         config = loaded.config
         asr_name = str(asr_model or resolve_model(config.audio_encoder, bundled_asr_dir()))
         image_name = str(image_model or resolve_model(config.image_model, bundled_image_model_dir()))
-        asr = load_asr(asr_name, device=device, dtype=dtype)
+        asr = load_asr(asr_name, device=device, dtype=dtype, backend=backend)
         if not isinstance(asr, WhisperAsr):  # the adapter reads Whisper's encoder states, not a transcript
             raise ConfigError(f"ASR model '{asr_name}': the audio adapter needs a Whisper encoder")
         painter = load_painter(image_name, device=device, dtype=dtype, backend=backend)

@@ -99,7 +99,7 @@ class SpeechToImage:
         backend: str = "auto",
         lora: Path | str | None = None,
     ) -> SpeechToImage:
-        asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype)
+        asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=backend)
         painter = load_painter(image_model or default_image_model(), device=device, dtype=dtype,
                                backend=backend, lora=lora)  # fmt: skip
         return cls(asr, painter)

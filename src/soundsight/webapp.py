@@ -108,8 +108,8 @@ _loading = threading.Lock()
 
 
 @lru_cache(maxsize=MODELS_KEPT)
-def _cached_asr(name: str, device: str, dtype: str, copies: int) -> ModelCopies[AsrBackend]:
-    return ModelCopies(lambda: load_asr(name, device=device, dtype=dtype), copies)
+def _cached_asr(name: str, device: str, dtype: str, backend: str, copies: int) -> ModelCopies[AsrBackend]:
+    return ModelCopies(lambda: load_asr(name, device=device, dtype=dtype, backend=backend), copies)
 
 
 @lru_cache(maxsize=MODELS_KEPT)
@@ -132,11 +132,13 @@ def sound_models(
         return _cached_sound_to_image(adapter, device, dtype, backend)
 
 
-def asr_model(name: str, device: str = "auto", dtype: str = "auto", copies: int = 1) -> ModelCopies[AsrBackend]:
+def asr_model(
+    name: str, device: str = "auto", dtype: str = "auto", copies: int = 1, backend: str = "auto"
+) -> ModelCopies[AsrBackend]:
     """Return the copies of the ASR model called `name` (one loaded at once, up to `copies` as requests come
     together), loading it only once."""
     with _loading:
-        return _cached_asr(name, device, dtype, copies)
+        return _cached_asr(name, device, dtype, backend, copies)
 
 
 def image_painter(
@@ -279,7 +281,7 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
     """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
-    listeners = asr_model(model, config.device, config.dtype, config.concurrency_limit)
+    listeners = asr_model(model, config.device, config.dtype, config.concurrency_limit, config.backend)
     if translate and not listeners.first.capabilities.translate:  # said in the page's words, naming no server folder
         raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or choose "
                           "another speech model")  # fmt: skip
@@ -377,7 +379,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         with _shown_on_page(), freed_memory_released():
             name = check_model(asr_name, asr_offered, config)
             with _loaded_for_page("speech model", _as_shown(name, asr_offered)):
-                asr_model(name, config.device, config.dtype, config.concurrency_limit)
+                asr_model(name, config.device, config.dtype, config.concurrency_limit, config.backend)
             heard = hear(recording, name, translate=translate, config=config)
         try:
             prompt = page_prompt(heard.text, subject)

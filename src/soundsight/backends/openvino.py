@@ -65,17 +65,18 @@ def entry_key(part: str, identity: object, settings: dict[str, object]) -> str:
 
 
 def cached_model(part: str, identity: object, settings: dict[str, object],
-                 convert: Callable[[], Any], *, root: Path | None = None) -> Any:  # fmt: skip
-    """The openvino.Model for `part` from the cache, converting it with `convert()` (and saving it) when the
-    entry is missing or unreadable."""
+                 convert: Callable[[], Any], *, root: Path | None = None) -> Path:  # fmt: skip
+    """The IR file (model.xml) of `part` in the cache, converted with `convert()` (an openvino.Model) and saved
+    when the entry is missing or unreadable. Compiling reads it from there (memory-mapped), so no second copy
+    of the weights stays in memory."""
     import openvino
 
     folder = (root or cache_root()) / "openvino" / f"{part}-{entry_key(part, identity, settings)}"
     if _entry_whole(folder):
         try:
-            model = openvino.Core().read_model(folder / "model.xml")
+            openvino.Core().read_model(folder / "model.xml")  # reads whole, or is rebuilt
             logger.info("OpenVINO %s read from %s", part, folder)
-            return model
+            return folder / "model.xml"
         except RuntimeError as e:
             logger.warning("OpenVINO %s in %s will not read (%s): converting it again", part, folder, e)
     elif folder.exists():  # a damaged or stale entry is rebuilt, never trusted
@@ -94,8 +95,9 @@ def cached_model(part: str, identity: object, settings: dict[str, object],
                 staging.rename(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+    del model
     print(f"OpenVINO {part} converted once, kept in {folder}", file=sys.stderr)
-    return model
+    return folder / "model.xml"
 
 
 def _entry_whole(folder: Path) -> bool:
@@ -108,12 +110,12 @@ def _entry_whole(folder: Path) -> bool:
 
 
 class CompiledShapes:
-    """An openvino.Model compiled once per input shapes (static shapes), on the CPU."""
+    """An IR file compiled once per input shapes (static shapes), on the CPU."""
 
-    def __init__(self, model: Any, precision: str) -> None:
+    def __init__(self, path: Path, precision: str) -> None:
         import openvino
 
-        self.model, self.core = model, openvino.Core()
+        self.path, self.core = path, openvino.Core()
         self.config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
         self._compiled: dict[tuple[tuple[int, ...], ...], Any] = {}
         self._lock = threading.Lock()
@@ -122,7 +124,7 @@ class CompiledShapes:
         shapes = tuple(x.shape for x in inputs)
         with self._lock:
             if shapes not in self._compiled:
-                model = self.model.clone()
+                model = self.core.read_model(self.path)
                 model.reshape({port.any_name: list(shape) for port, shape in zip(model.inputs, shapes, strict=True)})
                 self._compiled[shapes] = self.core.compile_model(model, "CPU", self.config)
             compiled = self._compiled[shapes]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -12,6 +13,10 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 from soundsight.asr import AsrCapabilities, Segment, TextScorer, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
 from soundsight.errors import AudioError
+from soundsight.runtime import Runtime
+
+if TYPE_CHECKING:
+    from soundsight.backends.openvino_whisper import OpenVinoWhisper
 
 NO_SPEECH_TOKEN = "<|nocaptions|>"
 
@@ -32,6 +37,8 @@ class WhisperAsr:
     processor: WhisperProcessor
     name: str
     capabilities: AsrCapabilities  # whisper_capabilities(model.generation_config), or what its folder declares
+    runtime: Runtime | None = None  # what runs it (runtime.py); None: torch in the model's dtype
+    engine: OpenVinoWhisper | None = None  # runs one window without timestamps, where set; torch the rest
 
     @property
     def context_s(self) -> float:
@@ -48,6 +55,8 @@ class WhisperAsr:
         if len(waveform) == 0:
             raise AudioError("no audio to transcribe")
         features, attention_mask = self._features(waveform)
+        if self.engine is not None and attention_mask is None and not options.return_timestamps:
+            return self._transcribe_openvino(self.engine, features, options)
         language, no_speech_prob = self._first_window_probe(features, options.language)
         if no_speech_prob is not None and no_speech_prob > options.no_speech_threshold:
             raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
@@ -75,34 +84,75 @@ class WhisperAsr:
         if len(waveform) > self.context_s * SAMPLE_RATE:
             return None
         features, _ = self._features(waveform)
+        if self.engine is not None:
+            engine, cross = self.engine, self.engine.encode(features)
+            return lambda texts: self._log_likelihoods(lambda ids, _: engine.states(ids, cross), texts)
         with torch.no_grad():
             states = self.model.get_encoder()(features).last_hidden_state
-        return lambda texts: self._log_likelihoods(states, texts)
+
+        def decoded(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            expanded = states.expand(len(ids), -1, -1)
+            return self.model.get_decoder()(input_ids=ids, attention_mask=mask,
+                                            encoder_hidden_states=expanded).last_hidden_state  # fmt: skip
+
+        return lambda texts: self._log_likelihoods(decoded, texts)
 
     @torch.no_grad()
-    def _log_likelihoods(self, states: torch.Tensor, texts: list[str]) -> list[float]:
+    def _log_likelihoods(self, decoded: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                         texts: list[str]) -> list[float]:  # fmt: skip
+        """Each text's log-likelihood; `decoded(ids, mask)` gives the decoder's (B, L, D) states."""
+        device = self.model.device
         tokenizer = self.processor.tokenizer
         if self.multilingual:
             tokenizer.set_prefix_tokens(language="en", task="transcribe", predict_timestamps=False)
         rows = [tokenizer(" " + text.strip()).input_ids for text in texts]  # Whisper's text starts with a space
         width = max(map(len, rows))
-        ids = torch.full((len(rows), width), tokenizer.eos_token_id, dtype=torch.long, device=states.device)
+        ids = torch.full((len(rows), width), tokenizer.eos_token_id, dtype=torch.long, device=device)
         mask = torch.zeros_like(ids)
         for k, row in enumerate(rows):
             ids[k, : len(row)], mask[k, : len(row)] = torch.tensor(row), 1
-        hidden = self.model.get_decoder()(
-            input_ids=ids[:, :-1], attention_mask=mask[:, :-1], encoder_hidden_states=states.expand(len(rows), -1, -1)
-        ).last_hidden_state
+        hidden = decoded(ids[:, :-1], mask[:, :-1])
         # The decoder is causal: texts that begin alike share their next-token distributions there, so the
         # vocabulary-wide projection (nearly all of the work) runs once per distinct prefix.
         where, places = shared_prefixes(rows)
-        at = torch.tensor(places, dtype=torch.long, device=states.device)  # (U, 2) row, position
+        at = torch.tensor(places, dtype=torch.long, device=device)  # (U, 2) row, position
         log_probs = self.model.get_output_embeddings()(hidden[at[:, 0], at[:, 1]]).float().log_softmax(-1)  # (U, V)
-        prefix = torch.tensor([u for slots in where for u in slots], device=states.device)
-        token = torch.tensor([i for row in rows for i in row[1:]], device=states.device)
-        owner = torch.tensor([k for k, row in enumerate(rows) for _ in row[1:]], device=states.device)
+        prefix = torch.tensor([u for slots in where for u in slots], device=device)
+        token = torch.tensor([i for row in rows for i in row[1:]], device=device)
+        owner = torch.tensor([k for k, row in enumerate(rows) for _ in row[1:]], device=device)
         picked = log_probs[prefix, token]
-        return torch.zeros(len(rows), device=states.device).index_add_(0, owner, picked).tolist()
+        return torch.zeros(len(rows), device=device).index_add_(0, owner, picked).tolist()
+
+    def _transcribe_openvino(self, engine: OpenVinoWhisper, features: torch.Tensor,
+                             options: TranscribeOptions) -> Transcript:  # fmt: skip
+        """One window without timestamps, decoded as transformers' generate() decodes it (greedy; its forced,
+        suppressed and first-suppressed tokens), each step by OpenVINO."""
+        config, tokenizer = self.model.generation_config, self.processor.tokenizer
+        cross = engine.encode(features)
+        first = engine.next_logits([config.decoder_start_token_id], cross)  # what the probe reads
+        language = options.language
+        if language is None and self.multilingual:
+            language_ids = torch.tensor(sorted(config.lang_to_id.values()))
+            token_id = int(language_ids[first[language_ids].argmax()])
+            language = tokenizer.convert_ids_to_tokens(token_id)[2:-2]
+        no_speech_prob = None
+        no_speech_id = tokenizer.convert_tokens_to_ids(NO_SPEECH_TOKEN)
+        if isinstance(no_speech_id, int) and no_speech_id != tokenizer.unk_token_id:
+            no_speech_prob = float(first.softmax(-1)[no_speech_id])
+            if no_speech_prob > options.no_speech_threshold:
+                raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
+        prompt = [config.decoder_start_token_id]
+        if self.multilingual:
+            prompt += [config.lang_to_id[f"<|{language}|>"], config.task_to_id[options.task]]
+        if getattr(config, "no_timestamps_token_id", None) is not None:
+            prompt.append(config.no_timestamps_token_id)
+        room = int(self.model.config.max_target_positions) - len(prompt)
+        most = room if options.max_new_tokens is None else min(options.max_new_tokens, room)
+        tokens = engine.greedy(prompt, cross, max_new_tokens=most, eos=config.eos_token_id,
+                               suppress=list(config.suppress_tokens or []),
+                               begin_suppress=list(config.begin_suppress_tokens or []))  # fmt: skip
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob)
 
     def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, n_mels, frames) features; audio longer than the context keeps its full length."""

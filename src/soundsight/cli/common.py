@@ -47,7 +47,8 @@ DTYPE = typer.Option(
 BACKEND = typer.Option(
     "auto",
     "--backend",
-    help="What runs the image model: auto (OpenVINO on a CPU where it converts, else torch), torch or openvino.",
+    help="What runs Stable Diffusion and Whisper: auto (OpenVINO on a CPU where it converts them, else torch), torch "
+    "or openvino.",
 )
 SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
 STEPS = typer.Option(None, "--steps", help="Denoising steps \\[default: 30; 20 for our bundled model].")

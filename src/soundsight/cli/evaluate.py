@@ -48,6 +48,7 @@ def evaluate_asr(
     report: Path | None = typer.Option(None, "--report", help="Write the scores and every error to this JSON file."),
     force: bool = typer.Option(False, "--force", help="Overwrite the --report file."),
     device: str = DEVICE,
+    backend: str = BACKEND,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Word error rate against the spoken text: overall, clean, noisy and per voice."""
@@ -58,7 +59,7 @@ def evaluate_asr(
 
     attempt(lambda: check_new_file(report, force=force))
     quiet_libraries()
-    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, backend=backend))
     scores = attempt(lambda: score_split(model, speech_dir, limit=limit, progress=not no_progress))
     table = Table(title=f"WER on '{speech_dir}' ({scores.num_clips} clips, {model.name})")
     table.add_column("part")
@@ -292,7 +293,7 @@ def evaluate_loop(
 
     attempt(lambda: check_new_outputs(out, report))
     quiet_libraries()
-    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, backend=backend))
     painter = load_shapes_painter(image_model, device, unchecked=unchecked, backend=backend)
     config = paint_config(steps, guidance, seed)
     scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,

@@ -54,6 +54,7 @@ def transcribe(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file instead of PATH: transcript."),
     device: str = DEVICE,
     dtype: str = DTYPE,
+    backend: str = BACKEND,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Print what is said in each file, one line per file: PATH: transcript."""
@@ -64,7 +65,7 @@ def transcribe(
 
     files, failures = audio_inputs(audio)
     quiet_libraries()
-    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
+    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=backend))
     task = "translate" if translate else "transcribe"
     attempt(lambda: asr_stage.check_asr_options(model, task=task, language=language, return_timestamps=timestamps))
 
@@ -125,7 +126,7 @@ def speak(
     state, device = process_state(device)
     quiet_libraries()
     task = "translate" if translate else "transcribe"
-    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype))
+    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=backend))
     attempt(lambda: check_asr_options(asr, task=task, language=language))
     painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, backend=backend, lora=lora,
                                            attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip

@@ -190,7 +190,9 @@ def main(config: AdapterTrainConfig) -> Path:
         raise ConfigError(f"data '{config.data}': sounds/train is empty")
     audio_name = model_name(config.asr_model, bundled_asr_dir())
     image_name = model_name(config.image_model, bundled_image_model_dir())
-    asr = load_asr(resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device), dtype="float32")
+    asr = load_asr(
+        resolve_model(audio_name, bundled_asr_dir()), device=str(accelerator.device), dtype="float32", backend="torch"
+    )
     if not isinstance(asr, WhisperAsr):
         raise ConfigError(f"ASR model '{config.asr_model}': the adapter needs a Whisper encoder")
     painter = load_painter(

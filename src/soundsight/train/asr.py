@@ -203,7 +203,7 @@ def main(config: AsrTrainConfig) -> Path:
     if config.init_model is not None:
         from soundsight.loading import load_whisper
 
-        start_from = load_whisper(config.init_model, device="cpu", dtype="float32")
+        start_from = load_whisper(config.init_model, device="cpu", dtype="float32", backend="torch")
         processor, model = start_from.processor, start_from.model.train()
     else:
         processor = build_processor(config)
@@ -271,7 +271,7 @@ def main(config: AsrTrainConfig) -> Path:
         save_text(json.dumps(asdict(SPOKEN_SHAPES_ASR)) + "\n", final / ASR_SETTINGS_FILE, overwrite=True)
         from soundsight.loading import load_asr
 
-        load_asr(final, device="cpu")  # prove the folder loads the way users load it
+        load_asr(final, device="cpu", backend="torch")  # prove the folder loads the way users load it
         logger.info("saved '%s'", final)
     accelerator.wait_for_everyone()
     return final
