@@ -192,10 +192,12 @@ def asr_backend(name: str | Path) -> str:
     return "whisper"
 
 
-def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto") -> AsrBackend:
+def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
+             threads: int | None = None) -> AsrBackend:  # fmt: skip
     """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder; `backend` and
-    `dtype` as runtime.py decides them), or Moonshine tiny English (its own runtime) for the name "moonshine"."""
-    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype, backend=backend)
+    `dtype` as runtime.py decides them; `threads`: an OpenVINO engine's share of the CPU, None for all), or
+    Moonshine tiny English (its own runtime) for the name "moonshine"."""
+    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype, backend=backend, threads=threads)
 
 
 def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabilities:
@@ -217,7 +219,8 @@ def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabi
         raise ConfigError(f"'{settings_file}': expected {', '.join(sorted(known))} as JSON ({e})") from e
 
 
-def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto") -> WhisperAsr:
+def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
+                 threads: int | None = None) -> WhisperAsr:  # fmt: skip
     """Return a Whisper model (Hub id or local folder) and its processor, on `device`, in eval mode."""
     from transformers import AutoConfig, WhisperForConditionalGeneration, WhisperProcessor
 
@@ -245,7 +248,7 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto",
         from soundsight.backends.openvino import files_identity
         from soundsight.backends.openvino_whisper import openvino_whisper
 
-        engine = openvino_whisper(model, files_identity(hub_snapshot(name, config)), runtime)
+        engine = openvino_whisper(model, files_identity(hub_snapshot(name, config)), runtime, threads=threads)
     logger.info("loaded ASR model '%s': %s", name, runtime)
     return WhisperAsr(model, processor, str(name), capabilities, runtime, engine)
 
@@ -261,7 +264,12 @@ def hub_snapshot(name: str | Path, config: Any) -> Path:
 
 
 def load_moonshine(
-    name: str | Path = MOONSHINE, *, device: str = "auto", dtype: str = "auto", backend: str = "auto"
+    name: str | Path = MOONSHINE,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> MoonshineAsr:
     """Return Moonshine tiny English from the installed wheel (it runs on the CPU in its own runtime)."""
     try:
@@ -298,14 +306,19 @@ def load_moonshine_scorer(folder: Path) -> MoonshineScorer:
 
 
 def load_auto_asr(
-    name: str | Path = AUTO_ASR, *, device: str = "auto", dtype: str = "auto", backend: str = "auto"
+    name: str | Path = AUTO_ASR,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> AsrBackend:
     """Our Spoken Shapes Whisper and Moonshine behind one backend (backends/routed.py): captions in any voice
     are heard by the first, anything else people say by the second."""
     from soundsight.backends.routed import RoutedAsr
     from soundsight.defaults import bundled_asr_dir
 
-    world = load_whisper(bundled_asr_dir(), device=device, dtype=dtype, backend=backend)
+    world = load_whisper(bundled_asr_dir(), device=device, dtype=dtype, backend=backend, threads=threads)
     return RoutedAsr(world, load_moonshine(device=device), AUTO_ASR)
 
 

@@ -39,7 +39,7 @@ from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, Promp
 from soundsight.generate import GenerateConfig, check_painter, generate
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.memory import freed_memory_released
-from soundsight.model_copies import ModelCopies, on_every_thread
+from soundsight.model_copies import PROCESS_THREADS, ModelCopies, on_every_thread
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.sound_to_image import SoundToImage, sound_to_image
@@ -109,7 +109,8 @@ _loading = threading.Lock()
 
 @lru_cache(maxsize=MODELS_KEPT)
 def _cached_asr(name: str, device: str, dtype: str, backend: str, copies: int) -> ModelCopies[AsrBackend]:
-    return ModelCopies(lambda: load_asr(name, device=device, dtype=dtype, backend=backend), copies)
+    threads = max(1, PROCESS_THREADS // copies)  # an OpenVINO engine's share: torch's is set as a copy is lent
+    return ModelCopies(lambda: load_asr(name, device=device, dtype=dtype, backend=backend, threads=threads), copies)
 
 
 @lru_cache(maxsize=MODELS_KEPT)

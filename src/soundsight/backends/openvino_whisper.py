@@ -94,10 +94,15 @@ class _DecoderForExport(torch.nn.Module):
 class _Compiled:
     """An IR file compiled once, with its dynamic shapes, on the CPU; one request a call (thread-safe)."""
 
-    def __init__(self, path: Path, precision: str) -> None:
+    def __init__(self, path: Path, precision: str, threads: int | None = None) -> None:
         import openvino
 
-        config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, object] = {
+            "INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision],
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
         self.compiled = openvino.Core().compile_model(str(path), "CPU", config)
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
@@ -149,8 +154,10 @@ def whisper_converts(model: torch.nn.Module) -> bool:
     return type(model).__name__ == "WhisperForConditionalGeneration"
 
 
-def openvino_whisper(model: Any, identity: object, runtime: Runtime, *, root: Path | None = None) -> OpenVinoWhisper:
-    """`model`'s encoder and decoder converted (or read from the cache) and compiled for OpenVINO."""
+def openvino_whisper(model: Any, identity: object, runtime: Runtime, *, threads: int | None = None,
+                     root: Path | None = None) -> OpenVinoWhisper:  # fmt: skip
+    """`model`'s encoder and decoder converted (or read from the cache) and compiled for OpenVINO, on `threads`
+    of the CPU's threads (None: all; the web app gives each of its copies a share)."""
     encoder, decoder = model.get_encoder().float().eval(), model.get_decoder().float().eval()
     settings: dict[str, object] = {"precision": runtime.dtype}
     frames, width = 2 * int(model.config.max_source_positions), int(model.config.d_model)
@@ -173,7 +180,7 @@ def openvino_whisper(model: Any, identity: object, runtime: Runtime, *, root: Pa
                                             cross_example)),
     }  # fmt: skip
     encoder_graph, cross_graph, decoder_graph = (
-        _Compiled(cached_model(part, identity, settings, build, root=root), runtime.dtype)
+        _Compiled(cached_model(part, identity, settings, build, root=root), runtime.dtype, threads)
         for part, build in parts.items()
     )
     return OpenVinoWhisper(encoder_graph, cross_graph, decoder_graph, model.get_output_embeddings())
