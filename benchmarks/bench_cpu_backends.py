@@ -4,8 +4,8 @@ Two measurements, each backend in a process of its own (so each peak memory is i
 first, the same seeds and settings, and the two outputs compared:
 - loop: the bundled models' loop after loading (a spoken caption -> a 64 px picture; our Whisper and SD),
   median of --runs, per stage.
-- whisper: our Whisper on 16 spoken captions, torch against OpenVINO (the same transcripts?), and
-  Whisper-small (random weights) on 5 s of speech, 20 tokens, torch against OpenVINO.
+- whisper: our Whisper on 16 spoken captions, and Whisper-small (random weights) on 5 s of speech, 20 tokens
+  (median of 3), each by torch float32 and by what `auto` picks for it (the same transcripts?).
 - sd21: one 512 px picture from Stable Diffusion 2.1-base (random weights from its published configs,
   saved once under runs/), 20 DPM-Solver++ steps with guidance 7.5; the conversion's time beside it.
 Run: python benchmarks/bench_cpu_backends.py [--parts loop sd21] [--runs 7]
@@ -15,6 +15,7 @@ Run: python benchmarks/bench_cpu_backends.py [--parts loop sd21] [--runs 7]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -22,19 +23,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from common import peak_rss_mb, write
 
-from soundsight.runtime import cpu_has_native_bf16
+from soundsight.runtime import Runtime, asr_runtime, cpu_has_native_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = ROOT / "examples" / "red-star.wav"
 SD21_DIR = ROOT / "runs" / "sd21-base-random"
 PLAIN = {"backend": "torch", "dtype": "float32"}
 AUTO = {"backend": "auto", "dtype": "auto"}
-OPENVINO = {"backend": "openvino", "dtype": "auto"}  # Whisper-small by OpenVINO too, which `auto` does not pick
 
 
 def loop_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, object]:
@@ -90,7 +91,6 @@ def whisper_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, 
     from soundsight.audio import load_audio, trim_silence
     from soundsight.defaults import bundled_asr_dir
     from soundsight.loading import load_whisper
-    from soundsight.runtime import asr_runtime
 
     clips = [trim_silence(load_audio(p)) for p in spoken_clips(16)]
     ours = load_whisper(bundled_asr_dir(), device="cpu", **choice)
@@ -100,21 +100,34 @@ def whisper_child(choice: dict[str, str], runs: int, images: Path) -> dict[str, 
     per_clip = (time.perf_counter() - start) / len(clips)
     small = whisper_small()
     small.model.generation_config.suppress_tokens = list(range(50_257, len(small.processor.tokenizer)))
-    if choice["backend"] != "torch":  # the engine `--backend openvino` builds, on the same random weights
-        import dataclasses
-
-        from soundsight.backends.openvino_whisper import openvino_whisper
-
-        runtime = asr_runtime("openvino", "float32", torch.device("cpu"), width=768)
-        small = dataclasses.replace(small, engine=openvino_whisper(small.model, ["whisper-small seed 0"], runtime))
+    small_runtime = asr_runtime(choice["backend"], choice["dtype"], torch.device("cpu"), width=768)
+    small = dataclasses.replace(small, runtime=small_runtime, engine=engine_for(small, small_runtime))
     audio, options = load_audio(AUDIO)[: 5 * 16_000], TranscribeOptions(language="en", max_new_tokens=20)
     small.transcribe(audio, options)
-    start = time.perf_counter()
-    small_text = small.transcribe(audio, options).text
-    small_s = time.perf_counter() - start
+    times = []
+    for _ in range(3):  # this machine's timings wander by a quarter: the median of three
+        start = time.perf_counter()
+        small_text = small.transcribe(audio, options).text
+        times.append(time.perf_counter() - start)
+    small_s = statistics.median(times)
     np.save(images, np.zeros(1))
     return {"ours_runtime": str(ours.runtime), "ours_s_per_clip": round(per_clip, 3), "ours_texts": texts,
-            "whisper_small_s": round(small_s, 2), "whisper_small_text": small_text}  # fmt: skip
+            "whisper_small_runtime": str(small_runtime), "whisper_small_s": round(small_s, 2),
+            "whisper_small_text": small_text, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def engine_for(asr: Any, runtime: Runtime) -> Any:
+    """The engine load_whisper builds for `runtime`, on a model built in memory (torch bf16: the model cast)."""
+    if runtime.backend == "openvino":
+        from soundsight.backends.openvino_whisper import openvino_whisper
+
+        return openvino_whisper(asr.model, ["whisper-small seed 0"], runtime)
+    if runtime.backend == "ctranslate2":
+        from soundsight.backends.ctranslate2_whisper import ctranslate2_whisper
+
+        return ctranslate2_whisper(asr.model, asr.processor.tokenizer, ["whisper-small seed 0"], runtime)
+    asr.model.to(getattr(torch, runtime.dtype))
+    return None
 
 
 CHILDREN = {"loop": loop_child, "sd21": sd21_child, "whisper": whisper_child}
@@ -133,8 +146,7 @@ def main(parts: list[str], runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for part in parts:
             plain, plain_image = measured(part, PLAIN, runs if part == "loop" else 1, Path(tmp))
-            auto, auto_image = measured(part, OPENVINO if part == "whisper" else AUTO, runs if part == "loop" else 2,
-                                        Path(tmp))  # fmt: skip
+            auto, auto_image = measured(part, AUTO, runs if part == "loop" else 2, Path(tmp))
             if part == "loop":
                 plain_s, auto_s = float(plain["median_s"]), float(auto["median_s"])  # type: ignore[arg-type]
             elif part == "whisper":

@@ -72,6 +72,7 @@ def test_speak_paints_names_and_tags_each_file_and_goes_on_past_bad_ones(
     png = out / "en_goforward-11.png"
     meta = json.loads(png.with_suffix(".json").read_text())
     assert meta["asr_model"] == str(tiny_whisper) and meta["image_model"] == str(tiny_sd)
+    assert meta["asr_runtime"] == meta["runtime"] == "torch float32 on cpu"
     assert meta["language"] == "en" and meta["seed"] == 11 and meta["negative_prompt"] == "blurry"
     with Image.open(png) as image:
         parameters = image.text["parameters"].splitlines()

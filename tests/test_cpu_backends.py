@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from soundsight.asr import TranscribeOptions
 from soundsight.audio import load_audio
+from soundsight.backends.ctranslate2_whisper import ctranslate2_whisper
 from soundsight.backends.whisper import WhisperAsr
 from soundsight.cli import app
 from soundsight.errors import AudioError, ConfigError
@@ -155,3 +157,89 @@ def test_openvino_whisper_hears_and_scores_what_torch_does(
         assert np.allclose(mine(texts), torchs(texts), atol=1e-3)
     stamped = TranscribeOptions(language="en", return_timestamps=True, no_speech_threshold=1.0)
     assert heard(ours, clips[1], stamped) == heard(theirs, clips[1], stamped)  # long and timestamped: torch's
+
+
+def test_ctranslate2_whisper_hears_what_torch_does_converted_once(
+    tiny_whisper: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOUNDSIGHT_CACHE", str(tmp_path))
+    ours = load_whisper(tiny_whisper, device="cpu", backend="ctranslate2")
+    theirs = load_whisper(tiny_whisper, device="cpu", backend="torch")
+    assert str(ours.runtime) == "ctranslate2 float32 on cpu" and ours.engine is not None
+    assert capsys.readouterr().err.count("converted once, kept in") == 1
+    clips = [load_audio(SPEECH / name) for name in ("en_goforward.wav", "en_jfk.wav")]
+    choices = [TranscribeOptions(), TranscribeOptions(language="en", max_new_tokens=7),
+               TranscribeOptions(language="fr", task="translate", no_speech_threshold=1.0),
+               TranscribeOptions(language="en", no_speech_threshold=0.0)]  # fmt: skip
+    for waveform in clips:
+        window = waveform[: 5 * 16_000]
+        for options in choices:
+            mine, torchs = heard(ours, window, options), heard(theirs, window, options)
+            assert len(mine) == len(torchs) and mine[:3] == torchs[:3] and mine[4:] == torchs[4:]
+            if len(mine) > 3:
+                assert mine[3] == pytest.approx(torchs[3], abs=1e-3)  # the no-speech probability, summed in C++
+        mine_scores, torch_scores = ours.text_scorer(window), theirs.text_scorer(window)
+        assert mine_scores is not None and torch_scores is not None  # scored by torch: CTranslate2 scores no texts
+        assert mine_scores(["go forward"]) == torch_scores(["go forward"])
+    suppressing = load_whisper(tiny_whisper, device="cpu", backend="torch")
+    suppressing.model.generation_config.suppress_tokens = list(range(50_000))  # most words: what it says changes
+    converted = ctranslate2_whisper(suppressing.model, suppressing.processor.tokenizer, ["tiny, suppressing"],
+                                    Runtime("ctranslate2", "float32", "cpu"), root=tmp_path / "elsewhere")  # fmt: skip
+    suppressed = dataclasses.replace(suppressing, engine=converted)
+    window, options = clips[0][: 5 * 16_000], TranscribeOptions(language="en", max_new_tokens=7)
+    assert heard(suppressed, window, options) == heard(suppressing, window, options) != heard(theirs, window, options)
+    capsys.readouterr()
+    load_whisper(tiny_whisper, device="cpu", backend="ctranslate2")
+    assert "converted" not in capsys.readouterr().err  # read back
+    (entry,) = (tmp_path / "ctranslate2").glob("whisper-*")
+    (entry / "model.bin").write_bytes(b"cut short")
+    again = load_whisper(tiny_whisper, device="cpu", backend="ctranslate2")
+    assert capsys.readouterr().err.count("converted once") == 1  # damaged: rebuilt, not trusted
+    assert heard(again, clips[0][: 5 * 16_000], choices[1]) == heard(theirs, clips[0][: 5 * 16_000], choices[1])
+
+
+def test_auto_runs_a_full_size_whisper_by_ctranslate2_only_where_bf16_is_emulated() -> None:
+    assert asr_runtime("auto", "auto", CPU, width=768, flags=PLAIN) == Runtime("ctranslate2", "float32", "cpu")
+    assert asr_runtime("auto", "bf16", CPU, width=768, flags=PLAIN).backend == "torch"  # asked for: torch has it
+    assert asr_runtime("auto", "auto", CPU, width=768, flags=AMX) == Runtime("torch", "bfloat16", "cpu")
+    with pytest.raises(ConfigError, match="computes in float32"):
+        asr_runtime("ctranslate2", "bfloat16", CPU, width=768)
+    with pytest.raises(ConfigError, match="runs on the CPU here"):
+        asr_runtime("ctranslate2", "auto", torch.device("cuda"), width=768)
+    with pytest.raises(ConfigError, match="runs Whisper only, not this image model"):
+        image_runtime("ctranslate2", "auto", CPU, side_px=512, converts=True)
+
+
+def test_speak_runs_whisper_by_ctranslate2_on_asr_backend_and_records_it(
+    tiny_whisper: Path, tiny_sd: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOUNDSIGHT_CACHE", str(tmp_path / "cache"))
+    base = ["speak", str(SPEECH / "en_goforward.wav"), "--asr-model", str(tiny_whisper), "--image-model",
+            str(tiny_sd), "--steps", "2", "--language", "en", "--no-progress"]  # fmt: skip
+    refused = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "refused"), "--backend", "ctranslate2"])
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    assert "--backend ctranslate2 runs Whisper only: use --asr-backend ctranslate2" in refused.output
+    assert not (tmp_path / "cache").exists()  # refused before any model loaded
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [*base, "-o", str(out), "--backend", "torch", "--asr-backend", "ctranslate2"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "en_goforward-0.json").read_text())
+    assert (meta["asr_runtime"], meta["runtime"]) == ("ctranslate2 float32 on cpu", "torch float32 on cpu")
+
+
+def test_a_batch_encodes_each_distinct_prompt_once_and_paints_what_diffusers_paints(tiny_sd: Path) -> None:
+    painter = load_painter(tiny_sd, device="cpu", backend="torch")
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0], PROMPTS[0]]
+    config = GenerateConfig(steps=2, guidance=4.0)
+    batches: list[int] = []
+    hook = painter.text_encoder.register_forward_hook(lambda _, args, __: batches.append(int(args[0].shape[0])))
+    try:
+        ours = painter.paint(prompts, config, [0, 1, 2, 3], progress=False)
+    finally:
+        hook.remove()
+    assert batches == [2, 1]  # two distinct prompts, then "" once for all four unconditional rows
+    generators = [torch.Generator("cpu").manual_seed(s) for s in range(4)]
+    with torch.no_grad():
+        plain = painter.pipe(prompt=prompts, num_inference_steps=2, guidance_scale=4.0, generator=generators,
+                             output_type="np", width=32, height=32).images  # fmt: skip
+    assert np.abs(ours - plain).max() < 1e-5

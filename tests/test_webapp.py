@@ -78,6 +78,10 @@ def test_app_config_refuses_values_it_cannot_serve() -> None:
     assert result.exit_code == 1 and result.stderr.strip() == "error: max_upload_mb -1.0: must be positive"
     result = CliRunner().invoke(app, ["app", "--max-upload-mb", "20", "--max-upload-total-mb", "10"])
     assert result.stderr.strip() == "error: max_upload_total_mb 10: must be at least max_upload_mb (20)"
+    result = CliRunner().invoke(app, ["app", "--backend", "ctranslate2"])
+    assert result.stderr.strip() == "error: --backend ctranslate2 runs Whisper only: use --asr-backend ctranslate2"
+    assert AppConfig(backend="torch", asr_backend="ctranslate2").speech_backend == "ctranslate2"
+    assert AppConfig(backend="openvino").speech_backend == "openvino"
 
 
 def test_one_bounded_queue_transcriptions_in_turn_and_paints_taken_together() -> None:

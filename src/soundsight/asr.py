@@ -58,6 +58,7 @@ class Transcript:
     model: str
     no_speech_prob: float | None = None
     segments: tuple[Segment, ...] = ()
+    runtime: str | None = None  # what ran the model ("ctranslate2 float32 on cpu"), where the backend says
 
 
 @runtime_checkable

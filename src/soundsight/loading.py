@@ -35,10 +35,13 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, PreTrainedModel
 
+    from soundsight.backends.ctranslate2_whisper import Ct2Whisper
     from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
+    from soundsight.backends.openvino_whisper import OpenVinoWhisper
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.models.sound_gate import SoundGate
+    from soundsight.models.vocoder import Vocoder
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -243,12 +246,18 @@ def load_whisper(name: str | Path, *, device: str = "auto", dtype: str = "auto",
     if _is_local(name):
         capabilities = declared_asr_capabilities(Path(name).expanduser(), capabilities)
     model = model.to(target).eval()
-    engine = None
+    engine: OpenVinoWhisper | Ct2Whisper | None = None
     if runtime.backend == "openvino":
-        from soundsight.backends.openvino import files_identity
+        from soundsight.backends.conversion_cache import files_identity
         from soundsight.backends.openvino_whisper import openvino_whisper
 
         engine = openvino_whisper(model, files_identity(hub_snapshot(name, config)), runtime, threads=threads)
+    elif runtime.backend == "ctranslate2":
+        from soundsight.backends.conversion_cache import files_identity
+        from soundsight.backends.ctranslate2_whisper import ctranslate2_whisper
+
+        engine = ctranslate2_whisper(model, processor.tokenizer, files_identity(hub_snapshot(name, config)), runtime,
+                                     threads=threads)  # fmt: skip
     logger.info("loaded ASR model '%s': %s", name, runtime)
     return WhisperAsr(model, processor, str(name), capabilities, runtime, engine)
 
@@ -426,7 +435,7 @@ def load_pipeline(
 def model_identity(pipe: DiffusionPipeline, name: str | Path, lora: Path | str | None) -> object:
     """What identifies the weights a converted model is made from: the UNet's and VAE's files (a Hub model's
     snapshot folder names its revision) and the LoRA's."""
-    from soundsight.backends.openvino import files_identity
+    from soundsight.backends.conversion_cache import files_identity
 
     folder = hub_snapshot(name, pipe.config)
     return files_identity(folder / "unet", folder / "vae", lora)
@@ -461,6 +470,47 @@ def load_painter(name: str | Path, *, lora: Path | str | None = None, **options:
 
         return ShapesWorldPainter(painter, shape_classifier=default_shape_classifier)
     return painter
+
+
+def load_vocoder(folder: Path | str) -> Vocoder:
+    """Return the vocoder saved in `folder` by `soundsight train vocoder` (config.json, model.safetensors),
+    in eval mode on the CPU."""
+    from soundsight.models.vocoder import Vocoder, VocoderConfig
+
+    folder = Path(folder)
+    config_file, weights = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    if not config_file.is_file() or not weights.is_file():
+        raise ModelNotFoundError(f"vocoder '{folder}': no {CONFIG_NAME} and {WEIGHTS_NAME} there")
+    settings = json.loads(config_file.read_text())
+    if settings.pop("model_type", None) != "soundsight-vocoder":
+        raise ModelNotFoundError(f"vocoder '{folder}': its {CONFIG_NAME} is not a soundsight vocoder's")
+    try:
+        vocoder = Vocoder(VocoderConfig(**settings))
+    except TypeError as e:
+        raise ModelNotFoundError(f"vocoder '{folder}': {CONFIG_NAME} does not describe one ({e})") from e
+    load_weights_into(vocoder, weights)
+    return vocoder.eval()
+
+
+def load_spectrogram_model(name: str | Path, *, device: str = "auto") -> tuple[Any, AutoencoderKL, Any]:
+    """A spectrogram diffusion model: (UNet, VAE, its pipeline or None). A diffusers pipeline (Hub id or folder,
+    e.g. `soundsight train spectrogram`'s model/) brings its own text encoder; a folder of unet/ and vae/ alone
+    (the shipped one) reads the prompts of the image model it was fine-tuned from (pipeline None)."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    folder = Path(name).expanduser()
+    if _is_local(name) and not (folder / "model_index.json").is_file():
+        if not (folder / "unet").is_dir() or not (folder / "vae").is_dir():
+            raise ModelNotFoundError(f"spectrogram model '{name}': neither a pipeline nor a folder of unet/ and vae/")
+        try:
+            unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True)
+            vae = AutoencoderKL.from_pretrained(folder / "vae", use_safetensors=True)
+        except (OSError, ValueError) as e:
+            raise _not_found(name, "spectrogram model", "--spectrogram-model", e) from e
+        target = resolve_device(device)
+        return unet.eval().to(target), vae.eval().to(target), None
+    pipe = load_pipeline(name, device=device, dtype="float32", backend="torch")
+    return pipe.unet, pipe.vae, pipe
 
 
 def load_vae(folder: Path | str) -> AutoencoderKL:

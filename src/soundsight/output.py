@@ -41,6 +41,7 @@ def sidecar(
         "guidance": generation.guidance,
         "sampler": generation.sampler,
         "asr_model": transcript.model if transcript else None,
+        "asr_runtime": transcript.runtime if transcript else None,
         "image_model": generation.model,
         "width": generation.width,
         "height": generation.height,

@@ -15,6 +15,7 @@ from soundsight.defaults import default_asr_model, default_generate_config, defa
 from soundsight.generate import GenerateConfig, Generation, Painter, check_painter, generate
 from soundsight.loading import load_asr, load_painter
 from soundsight.prompt import Prompt, PromptConfig, build_prompt
+from soundsight.runtime import check_backends
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,12 @@ class SpeechToImage:
         device: str = "auto",
         dtype: str = "auto",
         backend: str = "auto",
+        asr_backend: str | None = None,
         lora: Path | str | None = None,
     ) -> SpeechToImage:
-        asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=backend)
+        """`backend` runs both models (runtime.py); `asr_backend`, where given, the ASR model instead."""
+        check_backends(backend, asr_backend)
+        asr = load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=asr_backend or backend)
         painter = load_painter(image_model or default_image_model(), device=device, dtype=dtype,
                                backend=backend, lora=lora)  # fmt: skip
         return cls(asr, painter)

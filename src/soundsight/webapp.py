@@ -42,6 +42,7 @@ from soundsight.memory import freed_memory_released
 from soundsight.model_copies import PROCESS_THREADS, ModelCopies, on_every_thread
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
+from soundsight.runtime import check_backends
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 from soundsight.web_guard import RequestGuard, UploadBudget, served_names
 
@@ -83,9 +84,15 @@ class AppConfig:
     max_upload_total_mb: float = 200.0  # uploads and painted files kept at once; the oldest go to make room
     allowed_hosts: tuple[str, ...] = ()  # host names served beside --host and this machine's own names
     paint_batch: int = MAX_BATCH_IMAGES  # paint requests taken at once, their images painted in one call
-    backend: str = "auto"  # what runs the image models: auto, torch or openvino (runtime.py)
+    backend: str = "auto"  # what runs the models: auto, torch or openvino (runtime.py)
+    asr_backend: str | None = None  # what runs the speech models where it differs: also ctranslate2
+
+    @property
+    def speech_backend(self) -> str:
+        return self.asr_backend or self.backend
 
     def __post_init__(self) -> None:
+        check_backends(self.backend, self.asr_backend)
         for name in ("max_upload_mb", "max_seconds", "max_upload_total_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
@@ -282,7 +289,7 @@ def paint_sound(path: str | None, generate_config: GenerateConfig, out_dir: Path
 
 def hear(recording: str | None, model: str, *, translate: bool, config: AppConfig) -> Transcript:
     """Return what the ASR model called `model` hears in the uploaded or recorded file at `recording`."""
-    listeners = asr_model(model, config.device, config.dtype, config.concurrency_limit, config.backend)
+    listeners = asr_model(model, config.device, config.dtype, config.concurrency_limit, config.speech_backend)
     if translate and not listeners.first.capabilities.translate:  # said in the page's words, naming no server folder
         raise ConfigError(f"speech model {_label(model)!r} cannot translate: untick Translate to English or choose "
                           "another speech model")  # fmt: skip
@@ -380,7 +387,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         with _shown_on_page(), freed_memory_released():
             name = check_model(asr_name, asr_offered, config)
             with _loaded_for_page("speech model", _as_shown(name, asr_offered)):
-                asr_model(name, config.device, config.dtype, config.concurrency_limit, config.backend)
+                asr_model(name, config.device, config.dtype, config.concurrency_limit, config.speech_backend)
             heard = hear(recording, name, translate=translate, config=config)
         try:
             prompt = page_prompt(heard.text, subject)

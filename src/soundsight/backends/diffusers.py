@@ -17,6 +17,7 @@ from diffusers import (
     EulerDiscreteScheduler,
     LMSDiscreteScheduler,
     PNDMScheduler,
+    StableDiffusionPipeline,
     UniPCMultistepScheduler,
 )
 
@@ -88,15 +89,26 @@ class DiffusersPainter:
               progress: bool = True) -> np.ndarray:  # fmt: skip
         # one CPU generator per image: the same seed gives the same image on any device and batch size
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        text: dict[str, Any] = {"prompt": prompts}
+        text: dict[str, Any] = {"prompt": prompts, "negative_prompt": negative_prompts}
         if prompt_embeds is not None:
-            text = {"prompt_embeds": prompt_embeds.to(self.pipe.device, self.pipe.text_encoder.dtype)}
+            text = {"prompt_embeds": prompt_embeds.to(self.pipe.device, self.pipe.text_encoder.dtype),
+                    "negative_prompt": negative_prompts}  # fmt: skip
+        elif prompts is not None and isinstance(self.pipe, StableDiffusionPipeline):
+            text = {"prompt_embeds": self._embeds_once(prompts)}
+            if config.guidance > 1:
+                text["negative_prompt_embeds"] = self._embeds_once(negative_prompts or [""] * len(prompts))
         size = {"width": config.width or self.native_size, "height": config.height or self.native_size}
         self.pipe.set_progress_bar_config(disable=not progress)
         with self._scheduler(config.scheduler):
-            output = self.pipe(**text, **size, negative_prompt=negative_prompts, num_inference_steps=config.steps,
-                               guidance_scale=config.guidance, generator=generators, output_type="np")  # fmt: skip
+            output = self.pipe(**text, **size, num_inference_steps=config.steps, guidance_scale=config.guidance,
+                               generator=generators, output_type="np")  # fmt: skip
         return np.asarray(output.images)
+
+    def _embeds_once(self, texts: list[str]) -> torch.Tensor:
+        """Each text's embeddings, as the pipeline encodes them, each distinct text encoded once: a batch's
+        repeated prompts and its unconditional "" for every picture."""
+        distinct = list(dict.fromkeys(texts))
+        return self.encode_prompts(distinct)[[distinct.index(t) for t in texts]]
 
     @torch.no_grad()
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:

@@ -1,67 +1,29 @@
 """A Stable Diffusion pipeline's UNet and VAE decoder run by OpenVINO, inside the same diffusers pipeline.
 
 Each is converted once (`openvino.convert_model` on our own modules, no optimum-intel pins), saved as
-IR under the user's cache folder, keyed by the model's identity (its files' names, sizes and times:
-a Hub snapshot's folder names its revision) and the settings, and read from there on later runs. An
-entry is written whole into a temporary folder and renamed, so a crash leaves no half entry; one
-that will not read is removed and rebuilt. Each input shape is compiled once, statically, on first use.
+IR under the user's cache folder (conversion_cache.py: keyed by the model's identity and the settings,
+written whole, rebuilt when damaged) and read from there on later runs. Each input shape is compiled
+once, statically, on first use.
 The text encoder stays in torch: it runs once per picture, and the audio adapter paints from its states.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
-import shutil
-import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 
+from soundsight.backends.conversion_cache import cached_entry
 from soundsight.runtime import Runtime
 
-logger = logging.getLogger(__name__)
-
-CACHE_ENV = "SOUNDSIGHT_CACHE"  # overrides where converted models are kept
 PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16"}
 FORMAT_VERSION = 1  # bump when what is converted changes
-MODEL_FILES = ("model.xml", "model.bin")
-
-
-def cache_root() -> Path:
-    """SOUNDSIGHT_CACHE, else $XDG_CACHE_HOME/soundsight, else ~/.cache/soundsight."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundsight"
-
-
-def files_identity(*paths: Path | str | None) -> list[list[object]]:
-    """Every file under `paths` (folders walked) as [path, size, mtime in ns]: what identifies a model's weights."""
-    found: list[list[object]] = []
-    for root in (Path(p) for p in paths if p is not None):
-        files = [root] if root.is_file() else sorted(f for f in root.rglob("*") if f.is_file())
-        for f in files:
-            stat = f.resolve().stat()
-            found.append([str(f.resolve()), stat.st_size, stat.st_mtime_ns])
-    return found
-
-
-def entry_key(part: str, identity: object, settings: dict[str, object]) -> str:
-    import openvino
-
-    material = {"part": part, "identity": identity, "settings": settings, "openvino": openvino.__version__,
-                "torch": torch.__version__, "format": FORMAT_VERSION}  # fmt: skip
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def cached_model(part: str, identity: object, settings: dict[str, object],
@@ -71,42 +33,14 @@ def cached_model(part: str, identity: object, settings: dict[str, object],
     of the weights stays in memory."""
     import openvino
 
-    folder = (root or cache_root()) / "openvino" / f"{part}-{entry_key(part, identity, settings)}"
-    if _entry_whole(folder):
-        try:
-            openvino.Core().read_model(folder / "model.xml")  # reads whole, or is rebuilt
-            logger.info("OpenVINO %s read from %s", part, folder)
-            return folder / "model.xml"
-        except RuntimeError as e:
-            logger.warning("OpenVINO %s in %s will not read (%s): converting it again", part, folder, e)
-    elif folder.exists():  # a damaged or stale entry is rebuilt, never trusted
-        logger.warning("OpenVINO %s in %s is damaged: converting it again", part, folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with Console(stderr=True).status(f"Converting the {part} to OpenVINO (once; later runs read it back)"):
+    def write(folder: Path) -> None:
         model = convert()
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-        try:
-            openvino.save_model(model, staging / "model.xml", compress_to_fp16=False)
-            sizes = {name: (staging / name).stat().st_size for name in MODEL_FILES}
-            done = {"part": part, "settings": settings, "sizes": sizes}
-            (staging / "done.json").write_text(json.dumps(done, indent=2) + "\n")
-            with suppress(OSError):  # another process wrote it first: theirs is as good
-                staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    del model
-    print(f"OpenVINO {part} converted once, kept in {folder}", file=sys.stderr)
+        openvino.save_model(model, folder / "model.xml", compress_to_fp16=False)
+
+    versions = {"openvino": openvino.__version__, "torch": torch.__version__, "format": str(FORMAT_VERSION)}
+    folder = cached_entry("openvino", part, identity, settings, versions, write, root=root,
+                          reads=lambda f: openvino.Core().read_model(f / "model.xml"))  # fmt: skip
     return folder / "model.xml"
-
-
-def _entry_whole(folder: Path) -> bool:
-    """Whether a cache entry holds every file, each of the size written when it was made."""
-    try:
-        sizes = json.loads((folder / "done.json").read_text())["sizes"]
-        return all((folder / name).stat().st_size == sizes[name] for name in MODEL_FILES)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
 
 
 class CompiledShapes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,11 +12,10 @@ from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from soundsight.asr import AsrCapabilities, Segment, TextScorer, TranscribeOptions, Transcript
 from soundsight.audio import SAMPLE_RATE
+from soundsight.backends.ctranslate2_whisper import Ct2Whisper
+from soundsight.backends.openvino_whisper import OpenVinoWhisper
 from soundsight.errors import AudioError
 from soundsight.runtime import Runtime
-
-if TYPE_CHECKING:
-    from soundsight.backends.openvino_whisper import OpenVinoWhisper
 
 NO_SPEECH_TOKEN = "<|nocaptions|>"
 
@@ -38,7 +37,7 @@ class WhisperAsr:
     name: str
     capabilities: AsrCapabilities  # whisper_capabilities(model.generation_config), or what its folder declares
     runtime: Runtime | None = None  # what runs it (runtime.py); None: torch in the model's dtype
-    engine: OpenVinoWhisper | None = None  # runs one window without timestamps, where set; torch the rest
+    engine: OpenVinoWhisper | Ct2Whisper | None = None  # runs one window without timestamps; torch the rest
 
     @property
     def context_s(self) -> float:
@@ -46,6 +45,13 @@ class WhisperAsr:
         extractor = self.processor.feature_extractor
         frames = 2 * self.model.config.max_source_positions  # the encoder's conv halves the mel frames
         return frames * extractor.hop_length / extractor.sampling_rate
+
+    @property
+    def runtime_name(self) -> str:
+        """What runs it, as transcripts and sidecars record it."""
+        if self.runtime is not None:
+            return str(self.runtime)
+        return str(Runtime("torch", str(self.model.dtype).removeprefix("torch."), self.model.device.type))
 
     @property
     def multilingual(self) -> bool:
@@ -56,6 +62,8 @@ class WhisperAsr:
             raise AudioError("no audio to transcribe")
         features, attention_mask = self._features(waveform)
         if self.engine is not None and attention_mask is None and not options.return_timestamps:
+            if isinstance(self.engine, Ct2Whisper):
+                return self._transcribe_ctranslate2(self.engine, features, options)
             return self._transcribe_openvino(self.engine, features, options)
         language, no_speech_prob = self._first_window_probe(features, options.language)
         if no_speech_prob is not None and no_speech_prob > options.no_speech_threshold:
@@ -76,7 +84,8 @@ class WhisperAsr:
             text = decoded["text"]
         else:
             text, segments = tokenizer.decode(ids[0], skip_special_tokens=True), ()
-        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob, segments)
+        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob, segments,
+                          self.runtime_name)  # fmt: skip
 
     def text_scorer(self, waveform: np.ndarray) -> TextScorer | None:
         """How likely this Whisper finds each text (natural log, end of text included) said in `waveform`,
@@ -84,7 +93,7 @@ class WhisperAsr:
         if len(waveform) > self.context_s * SAMPLE_RATE:
             return None
         features, _ = self._features(waveform)
-        if self.engine is not None:
+        if isinstance(self.engine, OpenVinoWhisper):  # CTranslate2 scores no given texts: torch does
             engine, cross = self.engine, self.engine.encode(features)
             return lambda texts: self._log_likelihoods(lambda ids, _: engine.states(ids, cross), texts)
         with torch.no_grad():
@@ -141,18 +150,48 @@ class WhisperAsr:
             no_speech_prob = float(first.softmax(-1)[no_speech_id])
             if no_speech_prob > options.no_speech_threshold:
                 raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
-        prompt = [config.decoder_start_token_id]
-        if self.multilingual:
-            prompt += [config.lang_to_id[f"<|{language}|>"], config.task_to_id[options.task]]
-        if getattr(config, "no_timestamps_token_id", None) is not None:
-            prompt.append(config.no_timestamps_token_id)
-        room = int(self.model.config.max_target_positions) - len(prompt)
-        most = room if options.max_new_tokens is None else min(options.max_new_tokens, room)
-        tokens = engine.greedy(prompt, cross, max_new_tokens=most, eos=config.eos_token_id,
+        prompt = self._prompt(language, options.task)
+        tokens = engine.greedy(prompt, cross, max_new_tokens=self._room(prompt, options), eos=config.eos_token_id,
                                suppress=list(config.suppress_tokens or []),
                                begin_suppress=list(config.begin_suppress_tokens or []))  # fmt: skip
         text = tokenizer.decode(tokens, skip_special_tokens=True)
-        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob)
+        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob,
+                          runtime=self.runtime_name)  # fmt: skip
+
+    def _transcribe_ctranslate2(self, engine: Ct2Whisper, features: torch.Tensor,
+                                options: TranscribeOptions) -> Transcript:  # fmt: skip
+        """One window without timestamps, greedy, by CTranslate2 (its suppressed tokens: the generation config's)."""
+        tokenizer = self.processor.tokenizer
+        encoded = engine.encode(features)
+        language = options.language
+        if language is None and self.multilingual:
+            language = engine.language(encoded)
+        prompt = self._prompt(language, options.task)
+        tokens, no_speech = engine.greedy(encoded, prompt, max_new_tokens=self._room(prompt, options))
+        no_speech_id = tokenizer.convert_tokens_to_ids(NO_SPEECH_TOKEN)
+        no_speech_prob = None
+        if isinstance(no_speech_id, int) and no_speech_id != tokenizer.unk_token_id:
+            no_speech_prob = no_speech
+            if no_speech_prob > options.no_speech_threshold:
+                raise AudioError(f"Whisper hears no speech (no-speech probability {no_speech_prob:.2f})")
+        text = tokenizer.decode(tokens, skip_special_tokens=True)
+        return Transcript(" ".join(text.split()), language, options.task, self.name, no_speech_prob,
+                          runtime=self.runtime_name)  # fmt: skip
+
+    def _prompt(self, language: str | None, task: str) -> list[int]:
+        """The tokens generate() starts one window without timestamps from."""
+        config = self.model.generation_config
+        prompt = [config.decoder_start_token_id]
+        if self.multilingual:
+            prompt += [config.lang_to_id[f"<|{language}|>"], config.task_to_id[task]]
+        if getattr(config, "no_timestamps_token_id", None) is not None:
+            prompt.append(config.no_timestamps_token_id)
+        return prompt
+
+    def _room(self, prompt: list[int], options: TranscribeOptions) -> int:
+        """How many tokens may follow `prompt`: the decoder's positions left, or fewer if asked."""
+        room = int(self.model.config.max_target_positions) - len(prompt)
+        return room if options.max_new_tokens is None else min(options.max_new_tokens, room)
 
     def _features(self, waveform: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(1, n_mels, frames) features; audio longer than the context keeps its full length."""

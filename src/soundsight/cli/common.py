@@ -47,8 +47,13 @@ DTYPE = typer.Option(
 BACKEND = typer.Option(
     "auto",
     "--backend",
-    help="What runs Stable Diffusion and Whisper: auto (OpenVINO on a CPU where it converts them, else torch), torch "
-    "or openvino.",
+    help="What runs Stable Diffusion and Whisper: auto (the fastest correct on this machine: docs/cpu_backends.md), "
+    "torch, openvino, or ctranslate2 (Whisper only).",
+)
+ASR_BACKEND = typer.Option(
+    None,
+    "--asr-backend",
+    help="What runs the ASR model where it differs from --backend: auto, torch, openvino or ctranslate2.",
 )
 SEED = typer.Option(0, "--seed", help="Image i is painted from seed + i.")
 STEPS = typer.Option(None, "--steps", help="Denoising steps \\[default: 30; 20 for our bundled model].")

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from soundsight.cli.common import (
+    ASR_BACKEND,
     ASR_MODEL,
     BACKEND,
     DEVICE,
@@ -280,6 +281,7 @@ def evaluate_loop(
     report: Path | None = REPORT,
     device: str = DEVICE,
     backend: str = BACKEND,
+    asr_backend: str | None = ASR_BACKEND,
     unchecked: bool = UNCHECKED,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
@@ -290,10 +292,12 @@ def evaluate_loop(
     from soundsight.evaluate.image_model import save_grid, save_painted
     from soundsight.files import save_text
     from soundsight.loading import load_asr
+    from soundsight.runtime import check_backends
 
     attempt(lambda: check_new_outputs(out, report))
+    attempt(lambda: check_backends(backend, asr_backend))
     quiet_libraries()
-    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, backend=backend))
+    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, backend=asr_backend or backend))
     painter = load_shapes_painter(image_model, device, unchecked=unchecked, backend=backend)
     config = paint_config(steps, guidance, seed)
     scores, items, images = attempt(lambda: run_loop(asr, painter, data, split, config, limit=limit,

@@ -12,6 +12,7 @@ import typer
 
 from soundsight.cli.common import (
     ANY_PROMPT,
+    ASR_BACKEND,
     ASR_MODEL,
     ATTENTION_SLICING,
     BACKEND,
@@ -101,6 +102,7 @@ def speak(
     device: str = DEVICE,
     dtype: str = DTYPE,
     backend: str = BACKEND,
+    asr_backend: str | None = ASR_BACKEND,
     attention_slicing: bool = ATTENTION_SLICING,
     cpu_offload: bool = CPU_OFFLOAD,
     no_progress: bool = NO_PROGRESS,
@@ -115,9 +117,11 @@ def speak(
     from soundsight.generate import check_painter
     from soundsight.loading import load_asr, load_painter
     from soundsight.output import save_generation
+    from soundsight.runtime import check_backends
     from soundsight.speech_to_image import speech_to_image
 
     attempt(lambda: check_output_folder(out))
+    attempt(lambda: check_backends(backend, asr_backend))
     image_name = image_model or default_image_model()
     prompt_config, generate_config = paint_configs(image_name, seed, steps, guidance, num_images, width, height,
                                                    scheduler, style, negative_prompt, subject,
@@ -126,7 +130,8 @@ def speak(
     state, device = process_state(device)
     quiet_libraries()
     task = "translate" if translate else "transcribe"
-    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype, backend=backend))
+    asr = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device, dtype=dtype,
+                                   backend=asr_backend or backend))  # fmt: skip
     attempt(lambda: check_asr_options(asr, task=task, language=language))
     painter = attempt(lambda: load_painter(image_name, device=device, dtype=dtype, backend=backend, lora=lora,
                                            attention_slicing=attention_slicing, cpu_offload=cpu_offload))  # fmt: skip

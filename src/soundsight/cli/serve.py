@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from soundsight.cli.common import (
+    ASR_BACKEND,
     ASR_MODEL,
     BACKEND,
     DEVICE,
@@ -44,6 +45,7 @@ def web_app(
     device: str = DEVICE,
     dtype: str = DTYPE,
     backend: str = BACKEND,
+    asr_backend: str | None = ASR_BACKEND,
     max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="Largest upload accepted, in MB."),
     max_upload_total_mb: float = typer.Option(
         200.0, "--max-upload-total-mb", help="Uploads and pictures kept at once, in MB; the oldest go to make room."
@@ -86,7 +88,7 @@ def web_app(
     config = attempt(lambda: AppConfig(host, port, asr_model, image_model, device, dtype, max_upload_mb, max_seconds,
                                         concurrency_limit, max_queue_size, custom_models, adapter, lora,
                                         subject, max_upload_total_mb, tuple(allowed_hosts), paint_batch,
-                                        backend))  # fmt: skip
+                                        backend, asr_backend))  # fmt: skip
     log_progress()
     quiet_libraries()
     launch(config)
