@@ -7,7 +7,7 @@ import warnings
 
 import typer
 
-from soundsight.cli import evaluate, run, serve, shapes, train
+from soundsight.cli import compose, evaluate, run, serve, shapes, train
 from soundsight.cli.common import options, show_warning
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="SoundSight: speak, and see.")
@@ -16,6 +16,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="evaluate")
 for command in (run.transcribe, run.speak, run.hear, run.paint):
     app.command()(command)
+app.command()(compose.compose)
 app.command("app")(serve.web_app)
 
 

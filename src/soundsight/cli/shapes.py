@@ -25,18 +25,23 @@ def shapes_build(
     sounds_train: int | None = typer.Option(None, "--sounds-train", help="Sound clips in train; default: --train."),
     sounds_val: int | None = typer.Option(None, "--sounds-val", help="Sound clips in val; default: --val."),
     sounds_test: int | None = typer.Option(None, "--sounds-test", help="Sound clips in test; default: --test."),
+    words_train: int | None = typer.Option(None, "--words-train", help="Spoken words in train; default: --train."),
+    words_val: int | None = typer.Option(None, "--words-val", help="Spoken words in val; default: --val."),
+    words_test: int | None = typer.Option(None, "--words-test", help="Spoken words in test; default: --test."),
     workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
     force: bool = typer.Option(False, "--force", help="Replace a build made with another seed."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
-    """Build a Spoken Shapes data set: scenes, speech, sounds and the DreamBooth subject."""
+    """Build a Spoken Shapes data set: scenes, speech, sounds, spoken words and the DreamBooth subject."""
     from soundsight.shapes.build import BuildConfig, build_dataset
 
     config = attempt(lambda: BuildConfig(out, train, val, test, novel, seed, sounds_train, sounds_val, sounds_test,
-                                          workers, force, not no_progress))  # fmt: skip
+                                          words_train, words_val, words_test, workers, force,
+                                          not no_progress))  # fmt: skip
     report = attempt(lambda: build_dataset(config))
     counts = ", ".join(f"{n} {split}" for split, n in report.counts.items())
     counts += "; sounds " + ", ".join(f"{n} {split}" for split, n in config.sound_counts.items())
+    counts += "; words " + ", ".join(f"{n} {split}" for split, n in config.word_counts.items())
     made = f"{report.written} made, {report.reused} already there"
     typer.echo(f"built '{report.out}': {counts} ({made}) in {report.elapsed_s:.1f} s")
     if report.failures:

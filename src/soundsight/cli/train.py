@@ -179,6 +179,9 @@ def train_vae_decoder(
     vae: Path = typer.Option(..., "--vae", help="A trained VAE folder, e.g. the shipped model's vae/."),
     out: Path = typer.Option(Path("runs/vae-decoder"), "--out", help="Checkpoints, log.jsonl, the VAE in model/."),
     data: Path | None = typer.Option(None, "--data", help="A `shapes build` folder: checks its val scenes still read."),
+    spectrograms: Path | None = typer.Option(
+        None, "--spectrograms", help="A `shapes build` folder with words/: half of each batch its spectrograms."
+    ),
     steps: int = typer.Option(1500, "--steps"),
     batch_size: int = typer.Option(32, "--batch-size", help="Half plain scenes, half checkered objects."),
     learning_rate: float = typer.Option(3e-4, "--learning-rate"),
@@ -195,11 +198,69 @@ def train_vae_decoder(
     log_progress()
     quiet_libraries()
     config = attempt(lambda: vae_decoder.DecoderTrainConfig(
-        vae=vae, out=out, data=data, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        vae=vae, out=out, data=data, spectrograms=spectrograms, steps=steps, batch_size=batch_size,
+        learning_rate=learning_rate,
         checkpoint_every=checkpoint_every, validate_every=validate_every, log_every=log_every, seed=seed,
         progress=not no_progress,
     ))  # fmt: skip
     typer.echo(f"saved '{attempt(lambda: vae_decoder.main(config))}'")
+
+
+@app.command("spectrogram")
+def train_spectrogram(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with words/train."),
+    out: Path = typer.Option(Path("runs/spectrogram"), "--out", help="Checkpoints, log.jsonl, the model in model/."),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="The image model it starts from and shares latents with \\[default: ours]."
+    ),
+    steps: int = typer.Option(3000, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Fine-tune the image model's UNet into a spectrogram model of the spoken words (images that speak).
+    Run again to resume after a stop."""
+    from soundsight.train import spectrogram
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: spectrogram.SpectrogramTrainConfig(
+        data=data, out=out, init_from=init_from, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: spectrogram.main(config))}'")
+
+
+@app.command("vocoder")
+def train_vocoder(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with words/ (and speech/)."),
+    out: Path = typer.Option(Path("runs/vocoder"), "--out", help="Checkpoints, log.jsonl, the vocoder in model/."),
+    steps: int = typer.Option(6000, "--steps"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate"),
+    speech_windows: int = typer.Option(2, "--speech-windows", help="1 s windows taken from each train speech clip."),
+    channels: int = typer.Option(192, "--channels"),
+    blocks: int = typer.Option(6, "--blocks"),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(20, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the vocoder that plays spectrogram pictures (images that speak). Run again to resume after a stop."""
+    from soundsight.train import vocoder
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: vocoder.VocoderTrainConfig(
+        data=data, out=out, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        speech_windows=speech_windows, channels=channels, blocks=blocks, checkpoint_every=checkpoint_every,
+        validate_every=validate_every, log_every=log_every, seed=seed, progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: vocoder.main(config))}'")
 
 
 @app.command("adapter")

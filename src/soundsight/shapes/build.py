@@ -1,4 +1,5 @@
-"""Write a Spoken Shapes data set to disk: scenes, speech, sounds and the subject, resumable, on every core."""
+"""Write a Spoken Shapes data set to disk: scenes, speech, sounds, spoken words and the subject, resumable,
+on every core."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import soundfile as sf
+from PIL import Image
 from tqdm.auto import tqdm
 
 from soundsight.errors import ConfigError, OutputExistsError, SoundSightError
@@ -21,11 +24,14 @@ from soundsight.shapes.render import render_scene
 from soundsight.shapes.sounds import plan_sound, render_sound
 from soundsight.shapes.spec import SAMPLE_RATE, SOUND_SPLITS, SPEC_VERSION
 from soundsight.shapes.speech import check_voices, speak
+from soundsight.shapes.words import WORD_SPLITS, WordPlan, plan_word, render_word
+from soundsight.spectrogram import log_mel_image, to_uint8
 
 logger = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
-MANAGED = ("scenes", "speech", "sounds", "subject", BUILD_FILE)  # what a build owns under its folder
+MANAGED = ("scenes", "speech", "sounds", "words", "subject", BUILD_FILE)  # what a build owns under its folder
+SAME_WORLD_VERSIONS = ("1.1", SPEC_VERSION)  # 1.2 added the words: a 1.1 build is resumed, not replaced
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,10 @@ class BuildConfig:
     sounds_train: int | None = None
     sounds_val: int | None = None
     sounds_test: int | None = None
+    # spoken-word clips per split (images that speak); None: as many as that split's scenes
+    words_train: int | None = None
+    words_val: int | None = None
+    words_test: int | None = None
     workers: int = 0  # 0: one process per core
     force: bool = False  # replace a build made with another seed
     progress: bool = True
@@ -52,6 +62,10 @@ class BuildConfig:
             count = getattr(self, f"sounds_{split}")
             if count is not None and count < 0:
                 raise ConfigError(f"--sounds-{split} {count}: a count cannot be negative")
+        for split in WORD_SPLITS:
+            count = getattr(self, f"words_{split}")
+            if count is not None and count < 0:
+                raise ConfigError(f"--words-{split} {count}: a count cannot be negative")
         if self.workers < 0:
             raise ConfigError(f"--workers {self.workers}: must be 0 (all cores) or more")
 
@@ -62,6 +76,11 @@ class BuildConfig:
     @property
     def sound_counts(self) -> dict[str, int]:
         counts = {split: getattr(self, f"sounds_{split}") for split in SOUND_SPLITS}
+        return {split: int(getattr(self, split) if n is None else n) for split, n in counts.items()}
+
+    @property
+    def word_counts(self) -> dict[str, int]:
+        counts = {split: getattr(self, f"words_{split}") for split in WORD_SPLITS}
         return {split: int(getattr(self, split) if n is None else n) for split, n in counts.items()}
 
 
@@ -107,7 +126,7 @@ def _prepare_folder(config: BuildConfig) -> None:
     build_file = out / BUILD_FILE
     if build_file.is_file():
         earlier = json.loads(build_file.read_text())
-        same = {k: earlier.get(k) for k in settings} == settings
+        same = earlier.get("seed") == config.seed and earlier.get("spec_version") in SAME_WORLD_VERSIONS
         if not same and not config.force:
             raise OutputExistsError(
                 f"'{out}' holds a build with seed {earlier.get('seed')} (spec {earlier.get('spec_version')}): "
@@ -127,9 +146,13 @@ def _prepare_folder(config: BuildConfig) -> None:
     for split in SOUND_SPLITS:
         (out / "sounds" / split).mkdir(parents=True, exist_ok=True)
         remove_temporaries(out / "sounds" / split)
+    for split in WORD_SPLITS:
+        (out / "words" / split).mkdir(parents=True, exist_ok=True)
+        remove_temporaries(out / "words" / split)
     (out / "subject").mkdir(parents=True, exist_ok=True)
     remove_temporaries(out / "subject")
-    record = {**settings, "counts": config.counts, "sound_counts": config.sound_counts}
+    record = {**settings, "counts": config.counts, "sound_counts": config.sound_counts,
+              "word_counts": config.word_counts}  # fmt: skip
     save_text(json.dumps(record, indent=2) + "\n", build_file, overwrite=True)
 
 
@@ -142,6 +165,10 @@ def _remove_beyond(config: BuildConfig) -> None:
                     path.unlink()
     for split, n in config.sound_counts.items():
         for path in (config.out / "sounds" / split).glob("*.wav"):
+            if path.stem.isdigit() and int(path.stem) >= n:
+                path.unlink()
+    for split, n in config.word_counts.items():
+        for path in [*(config.out / "words" / split).glob("*.wav"), *(config.out / "words" / split).glob("*.png")]:
             if path.stem.isdigit() and int(path.stem) >= n:
                 path.unlink()
 
@@ -157,6 +184,51 @@ def write_sounds(config: BuildConfig) -> None:
         save_jsonl(records, config.out / "sounds" / split / "metadata.jsonl", overwrite=True)
 
 
+def write_word(plan: WordPlan, root: Path) -> None:
+    """One spoken word and its spectrogram, computed from the WAV as written (16-bit), each file made whole."""
+    folder = root / "words" / plan.split
+    wav, png = folder / f"{plan.stem}.wav", folder / f"{plan.stem}.png"
+    if not wav.exists():
+        save_wav(render_word(plan), SAMPLE_RATE, wav)
+    if not png.exists():
+        written, _ = sf.read(wav, dtype="float32")
+        save_png(Image.fromarray(to_uint8(log_mel_image(written)), mode="L"), png)
+
+
+def _write_word_safely(job: tuple[WordPlan, Path]) -> str | None:
+    plan, root = job
+    try:
+        write_word(plan, root)
+    except SoundSightError as e:
+        return f"words/{plan.split}/{plan.stem}: {e}"
+    return None
+
+
+def write_words(config: BuildConfig, workers: int) -> list[str]:
+    """The spoken words not yet on disk, then each split's metadata; the failures, one line each."""
+    plans = [plan_word(config.seed, split, i) for split, n in config.word_counts.items() for i in range(n)]
+    folder = config.out / "words"
+    todo = [p for p in plans if not all((folder / p.split / f"{p.stem}{ext}").exists() for ext in (".wav", ".png"))]
+    failures: list[str] = []
+    jobs = [(p, config.out) for p in todo]
+    bar = tqdm(total=len(todo), unit="word", desc="words", disable=not config.progress)
+    if workers == 1 or not jobs:
+        results: Iterator[str | None] = map(_write_word_safely, jobs)
+        for failure in results:
+            failures += [failure] if failure else []
+            bar.update()
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for failure in pool.imap_unordered(_write_word_safely, jobs, chunksize=16):
+                failures += [failure] if failure else []
+                bar.update()
+    bar.close()
+    for split in WORD_SPLITS:
+        done = [p.record() for p in plans if p.split == split and (folder / split / f"{p.stem}.png").exists()]
+        save_jsonl(done, folder / split / "metadata.jsonl", overwrite=True)
+    return failures
+
+
 def _run(jobs: list[tuple[ItemPlan, Path]], workers: int) -> Iterator[str | None]:
     if workers == 1:
         yield from map(_write_item_safely, jobs)
@@ -169,7 +241,8 @@ def build_dataset(config: BuildConfig) -> BuildReport:
     """Write the data set `config` asks for under config.out and return what was done.
 
     Layout: scenes/{split}/NNNNNN.png + metadata.jsonl, speech/{split}/NNNNNN.wav + metadata.jsonl,
-    sounds/{train,val,test}/NNNNNN.wav + metadata.jsonl, subject/NN.png + metadata.jsonl,
+    sounds/{train,val,test}/NNNNNN.wav + metadata.jsonl, words/{train,val,test}/NNNNNN.wav + NNNNNN.png
+    (its spectrogram) + metadata.jsonl, subject/NN.png + metadata.jsonl,
     build.json. An interrupted build resumes where it stopped.
     """
     start = time.perf_counter()
@@ -190,6 +263,7 @@ def build_dataset(config: BuildConfig) -> BuildReport:
         bar.update()
     bar.close()
     write_sounds(config)
+    failures += write_words(config, workers)
     subject = plan_subject(config.seed)
     for sp in subject:
         path = config.out / "subject" / f"{sp.stem}.png"

@@ -1,8 +1,8 @@
-"""The constants of Spoken Shapes v1.1 (shared/specs/spoken-shapes.md), in one place."""
+"""The constants of Spoken Shapes v1.2 (shared/specs/spoken-shapes.md), in one place."""
 
 from __future__ import annotations
 
-SPEC_VERSION = "1.1"
+SPEC_VERSION = "1.2"
 
 CANVAS_PX = 64  # images are CANVAS_PX x CANVAS_PX RGB
 

@@ -31,9 +31,11 @@ from soundsight.shapes.plan import SEEN_PAIRS
 from soundsight.shapes.render import make_scene, render_mask, render_scene
 from soundsight.shapes.spec import BIG_POSITIONS, CANVAS_PX, COLORS, PALETTE, POSITIONS, SUBJECT_BACKGROUNDS
 from soundsight.shapes.verify import read_subject
+from soundsight.spectrogram import pearson
 from soundsight.train.batches import append_log
 from soundsight.train.checkpoints import resume
 from soundsight.train.scenes import load_scenes, to_model_range
+from soundsight.train.spectrogram import word_pictures
 from soundsight.train.steps import end_step, update
 from soundsight.train.vae import reconstruct, reconstruction_accuracy
 
@@ -45,6 +47,7 @@ class DecoderTrainConfig:
     vae: Path  # a trained VAE folder (e.g. the shipped model's vae/)
     out: Path = Path("runs/vae-decoder")  # checkpoints, log.jsonl, the VAE in out/model
     data: Path | None = None  # a `shapes build` folder: its val split checks that scenes still read right
+    spectrograms: Path | None = None  # a `shapes build` folder with words/: half of each batch its spectrograms
     steps: int = 1500
     batch_size: int = 32  # half plain scenes, half checkered objects
     learning_rate: float = 3e-4
@@ -62,6 +65,9 @@ class DecoderTrainConfig:
                 raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
         if self.batch_size % 2:
             raise ConfigError(f"batch_size {self.batch_size}: must be even (half scenes, half checkered objects)")
+        if self.spectrograms is not None and self.batch_size % 4:
+            raise ConfigError(f"batch_size {self.batch_size}: must be a multiple of 4 with spectrograms (half "
+                              "spectrograms, a quarter each scenes and checkered objects)")  # fmt: skip
 
 
 def plain_scene(rng: np.random.Generator) -> np.ndarray:
@@ -109,11 +115,25 @@ def subject_readback(vae: AutoencoderKL, count: int = 200, seed: int = 12_345) -
     return float(np.mean([read_subject(r.astype(np.float32)).is_subject for r in reconstruct(vae, pictures)]))
 
 
-def training_batch(step: int, config: DecoderTrainConfig, process: int, processes: int) -> np.ndarray:
-    """This process's share of step's batch: plain scenes then checkered objects, drawn from (seed, step, process)."""
+def training_batch(step: int, config: DecoderTrainConfig, process: int, processes: int,
+                   spectrograms: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """This process's share of step's batch: plain scenes then checkered objects, drawn from (seed, step, process);
+    with `spectrograms` ((N, 64, 64, 3) pictures), half of it drawn from them and a quarter each of the others."""
     rng = np.random.default_rng([config.seed, step, process])
-    half = config.batch_size // 2 // processes
-    return np.stack([plain_scene(rng) for _ in range(half)] + [checkered_object(rng) for _ in range(half)])
+    share = config.batch_size // processes
+    pictures = []
+    if spectrograms is not None:
+        pictures = list(spectrograms[rng.integers(0, len(spectrograms), share // 2)])
+        share //= 2
+    half = share // 2
+    return np.stack(pictures + [plain_scene(rng) for _ in range(half)] + [checkered_object(rng) for _ in range(half)])
+
+
+@torch.no_grad()
+def spectrogram_fidelity(vae: AutoencoderKL, pictures: np.ndarray) -> float:
+    """Mean Pearson r of spectrogram pictures ((N, 64, 64, 3), grey) against their reconstructions' grey."""
+    rebuilt = reconstruct(vae, pictures).astype(np.float32).mean(axis=-1)
+    return float(np.mean([pearson(r, p[..., 0]) for r, p in zip(rebuilt, pictures, strict=True)]))
 
 
 def main(config: DecoderTrainConfig) -> Path:
@@ -133,6 +153,10 @@ def main(config: DecoderTrainConfig) -> Path:
     val = None
     if config.data is not None:
         val = load_scenes(config.data, "val", out / "cache", mirror=False, progress=show)
+    spectrograms = val_spectrograms = None
+    if config.spectrograms is not None:
+        spectrograms = word_pictures(config.spectrograms, "train")[0]
+        val_spectrograms = word_pictures(config.spectrograms, "val")[0][:128]
     trainable = [p for p in vae.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.steps)
@@ -146,6 +170,8 @@ def main(config: DecoderTrainConfig) -> Path:
         scores = {"subject": subject_readback(vae)}
         if val is not None:
             scores["scenes"] = reconstruction_accuracy(vae, val)["all"]
+        if val_spectrograms is not None:
+            scores["spectrogram_r"] = spectrogram_fidelity(vae, val_spectrograms)
         vae.train()
         return scores
 
@@ -154,7 +180,7 @@ def main(config: DecoderTrainConfig) -> Path:
     start = time.perf_counter()
     vae.train()
     while step < config.steps:
-        pixels = training_batch(step, config, accelerator.process_index, accelerator.num_processes)
+        pixels = training_batch(step, config, accelerator.process_index, accelerator.num_processes, spectrograms)
         x = torch.from_numpy(to_model_range(pixels)).to(accelerator.device)
         with torch.no_grad():
             latents = vae.encode(x).latent_dist.mode()
@@ -165,7 +191,7 @@ def main(config: DecoderTrainConfig) -> Path:
         end_step(accelerator, config, out, step, loss, bar, start)
         if accelerator.is_main_process and config.validate_every and step % config.validate_every == 0:
             scores = validate()
-            logger.info("step %d: %s", step, ", ".join(f"{k} read back {100 * v:.1f}%" for k, v in scores.items()))
+            logger.info("step %d: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
             append_log(log_file, {"step": step, "val": {k: round(v, 4) for k, v in scores.items()}})
     bar.close()
 
