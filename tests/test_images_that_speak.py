@@ -168,3 +168,20 @@ def test_compose_writes_the_picture_its_sound_and_their_scores(tiny_sd: Path, tm
         assert sf.info(str(out / f"red-star-{seed}.wav")).samplerate == 16_000
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and (out / "red-star-5-2.png").is_file()  # nothing overwritten
+
+
+def test_the_word_classifier_trains_saves_and_hears_a_clip(small_build: BuildReport, tmp_path: Path) -> None:
+    from soundsight.evaluate.speaking import classifier_listener
+    from soundsight.loading import load_word_classifier
+    from soundsight.train.word_classifier import WordClassifierTrainConfig, main
+
+    card = main(WordClassifierTrainConfig(data=small_build.out, out=tmp_path / "judge", epochs=1, batch_size=8,
+                                          progress=False))  # fmt: skip
+    assert set(card["accuracy"]) == {"test", "test_through_griffin_lim"} and card["train_words"] == 24
+    listen = classifier_listener(load_word_classifier(tmp_path / "judge"))
+    waveform, _ = sf.read(small_build.out / "words" / "test" / "000000.wav", dtype="float32")
+    heard = listen(waveform)
+    assert heard.word in WORDS and heard.transcript == heard.word and 0 < heard.probability <= 1
+    with pytest.raises(Exception, match="not a word classifier"):
+        (tmp_path / "judge" / "config.json").write_text('{"model_type": "something else"}')
+        load_word_classifier(tmp_path / "judge")

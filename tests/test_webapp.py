@@ -137,10 +137,10 @@ def test_the_queue_keeps_messages_for_as_many_sessions_and_a_bounded_record_of_r
     assert queue.ANALYTICS_MAX_EVENTS == REQUESTS_RECORDED < 10_000  # gradio's own bound is 10,000 requests
 
 
-def test_the_three_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:
+def test_the_four_ways_in_have_stable_api_names_and_nothing_else_is_callable() -> None:
     page = build_app(AppConfig())
     public = {fn.api_name: fn.name for fn in page.fns.values() if fn.api_visibility == "public"}
-    assert public == {"transcribe": "on_transcribe", "paint": "on_paint", "hear": "on_sound"}
+    assert public == {"transcribe": "on_transcribe", "paint": "on_paint", "hear": "on_sound", "compose": "on_compose"}
 
 
 def test_a_model_the_page_cannot_load_gets_one_message_whether_or_not_the_path_exists(tmp_path: Path) -> None:

@@ -74,6 +74,23 @@ def vocoder_function(name: str, device: torch.device) -> Vocoder:
     return play
 
 
+def bundled_word_classifier_dir() -> Path:
+    return bundled_image_model_dir().parent / "word_classifier"
+
+
+def word_listener(device: str = "cpu", classifier: str | Path | None = None) -> WordListener:
+    """Our judge of the audio side: the word classifier (shipped, or `classifier`), else our Whisper scoring
+    the 14 words (which hears one-word clips poorly: it learned captions)."""
+    from soundsight.evaluate.speaking import classifier_listener, scoring_listener
+    from soundsight.loading import load_whisper, load_word_classifier
+
+    folder = Path(classifier) if classifier is not None else bundled_word_classifier_dir()
+    if classifier is not None or (folder / "model.safetensors").is_file():
+        return classifier_listener(load_word_classifier(folder))
+    whisper = load_whisper(bundled_asr_dir(), device=device, backend="torch", dtype="float32")
+    return scoring_listener(whisper.text_scorer)
+
+
 @dataclass(frozen=True)
 class SpeakingImage:
     composed: Composed
@@ -105,14 +122,10 @@ class ImagesThatSpeak:
 
     @classmethod
     def from_pretrained(cls, image_model: str | Path | None = None, spectrogram_model: str | Path | None = None,
-                        vocoder: str | Path | None = None, *, device: str = "auto") -> ImagesThatSpeak:  # fmt: skip
+                        vocoder: str | Path | None = None, *, word_classifier: str | Path | None = None,
+                        device: str = "auto") -> ImagesThatSpeak:  # fmt: skip
         from soundsight.devices import resolve_device
-        from soundsight.loading import (
-            default_shape_classifier,
-            load_pipeline,
-            load_spectrogram_model,
-            load_whisper,
-        )
+        from soundsight.loading import default_shape_classifier, load_pipeline, load_spectrogram_model
 
         image_name = str(image_model or bundled_image_model_dir())
         spectrogram_name = str(spectrogram_model or bundled_spectrogram_model_dir())
@@ -127,10 +140,7 @@ class ImagesThatSpeak:
         names = {"image_model": image_name, "spectrogram_model": spectrogram_name, "vocoder": vocoder_name}
         composer = Composer(image_side, audio_side, vae, image_pipe.scheduler.config,
                             vocoder_function(vocoder_name, target), names)  # fmt: skip
-        whisper = load_whisper(bundled_asr_dir(), device=str(target), backend="torch", dtype="float32")
-        from soundsight.evaluate.speaking import scoring_listener
-
-        return cls(composer, scoring_listener(whisper.text_scorer), default_shape_classifier(), image_name,
+        return cls(composer, word_listener(str(target), word_classifier), default_shape_classifier(), image_name,
                    vocoder_name, paints_spoken_shapes(image_name), names)  # fmt: skip
 
     def check(self, image_prompt: str, word: str) -> str:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.models.sound_gate import SoundGate
     from soundsight.models.vocoder import Vocoder
+    from soundsight.models.word_classifier import WordClassifier
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -490,6 +491,22 @@ def load_vocoder(folder: Path | str) -> Vocoder:
         raise ModelNotFoundError(f"vocoder '{folder}': {CONFIG_NAME} does not describe one ({e})") from e
     load_weights_into(vocoder, weights)
     return vocoder.eval()
+
+
+def load_word_classifier(folder: Path | str) -> WordClassifier:
+    """Return the word classifier saved in `folder` by `soundsight train word-classifier`, in eval mode on CPU."""
+    from soundsight.models.word_classifier import WordClassifier, WordClassifierConfig
+
+    folder = Path(folder)
+    config_file, weights = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    if not config_file.is_file() or not weights.is_file():
+        raise ModelNotFoundError(f"word classifier '{folder}': no {CONFIG_NAME} and {WEIGHTS_NAME} there")
+    settings = json.loads(config_file.read_text())
+    if settings.get("model_type") != "soundsight-word-classifier":
+        raise ModelNotFoundError(f"word classifier '{folder}': its {CONFIG_NAME} is not a word classifier's")
+    classifier = WordClassifier(WordClassifierConfig.from_dict(settings))
+    load_weights_into(classifier, weights)
+    return classifier.eval()
 
 
 def load_spectrogram_model(name: str | Path, *, device: str = "auto") -> tuple[Any, AutoencoderKL, Any]:

@@ -3,6 +3,7 @@ sound -> images through the audio adapter."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -21,12 +22,14 @@ from typing import Any
 import gradio as gr
 import numpy as np
 from gradio.utils import LRUCache, get_upload_folder
+from PIL import Image
 from starlette.middleware import Middleware
 
 from soundsight.adapter import check_sound
 from soundsight.asr import AsrBackend, Transcript, transcribe
 from soundsight.audio import SAMPLE_RATE, check_speech, load_audio
 from soundsight.backends.batching import MAX_BATCH_IMAGES, BatchingPainter
+from soundsight.compose import ComposeSettings
 from soundsight.defaults import (
     AUTO_ASR,
     bundled_asr_dir,
@@ -36,13 +39,17 @@ from soundsight.defaults import (
     paints_spoken_shapes,
 )
 from soundsight.errors import AudioError, ConfigError, ModelNotFoundError, PromptError, SoundSightError
+from soundsight.files import save_png, save_text, save_wav
 from soundsight.generate import GenerateConfig, check_painter, generate
+from soundsight.images_that_speak import ImagesThatSpeak
 from soundsight.loading import MOONSHINE, load_asr, load_painter
 from soundsight.memory import freed_memory_released
 from soundsight.model_copies import PROCESS_THREADS, ModelCopies, on_every_thread
 from soundsight.output import save_generation
 from soundsight.prompt import Prompt, PromptConfig, build_prompt, shapes_caption
 from soundsight.runtime import check_backends
+from soundsight.shapes.spec import SHAPES
+from soundsight.shapes.words import WORDS
 from soundsight.sound_to_image import SoundToImage, sound_to_image
 from soundsight.web_guard import RequestGuard, UploadBudget, served_names
 
@@ -51,7 +58,7 @@ logger = logging.getLogger(__name__)
 MAX_STEPS = 100
 MAX_NUM_IMAGES = 4
 MAX_SEED = 2**32 - 1
-API_NAMES = ("transcribe", "paint", "hear")  # the page's events scripts may call (gradio_client), by name
+API_NAMES = ("transcribe", "paint", "hear", "compose")  # the page's events scripts may call (gradio_client), by name
 MODELS_KEPT = 2  # per kind (ASR, image): naming a third model unloads the least recently used
 CACHE_AGE_S = 3600  # uploads and painted files are deleted after an hour (checked as often)
 # gradio keeps each browser session's page state (about 67 KB of component settings here, and what the page heard)
@@ -130,6 +137,34 @@ def _cached_sound_to_image(
     adapter: str | None, device: str, dtype: str, backend: str
 ) -> tuple[SoundToImage, threading.Lock]:
     return SoundToImage.from_pretrained(adapter, device=device, dtype=dtype, backend=backend), threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _cached_speaking(device: str) -> tuple[ImagesThatSpeak, threading.Lock]:
+    return ImagesThatSpeak.from_pretrained(device=device), threading.Lock()
+
+
+def speaking_models(device: str = "auto") -> tuple[ImagesThatSpeak, threading.Lock]:
+    """Return the bundled models of images that speak, and the lock to hold while using them."""
+    with _loading:
+        return _cached_speaking(device)
+
+
+def compose_speaking(shape: str, word: str, seed: int, out_dir: Path, *, config: AppConfig) -> list[Path]:
+    """Compose one image that speaks into `out_dir`: its PNG, the WAV played from it and their JSON sidecar."""
+    if shape not in SHAPES or word not in WORDS:
+        raise ConfigError(f"choose one of the shapes and one of the words offered, not {shape!r} and {word!r}")
+    speaking, lock = speaking_models(config.device)
+    with lock:
+        on_every_thread()
+        (result,) = speaking(f"a {shape}", word, [seed], ComposeSettings())
+    stem = f"{word}-{shape}-{seed}"
+    png = save_png(Image.fromarray(result.composed.picture, mode="L"), out_dir / f"{stem}.png")
+    wav = save_wav(result.composed.waveform, SAMPLE_RATE, out_dir / f"{stem}.wav")
+    sidecar = {"image_prompt": f"a {shape}", "word": word, "seed": seed, **ComposeSettings().__dict__,
+               **{k: _label(v) for k, v in speaking.names.items()}, "shape_read": result.shape.shape,
+               "word_heard": result.heard.word, "consistency_r": round(result.consistency, 4)}  # fmt: skip
+    return [png, wav, save_text(json.dumps(sidecar, indent=2) + "\n", out_dir / f"{stem}.json")]
 
 
 def sound_models(
@@ -432,6 +467,18 @@ def build_app(config: AppConfig) -> gr.Blocks:
         gallery = [(str(png), f"seed {generate_config.seed + i}") for i, png in enumerate(pngs)]
         return gallery, [str(f) for png in pngs for f in (png, png.with_suffix(".json"))]
 
+    def on_compose(
+        shape: str, word: str, seed: float, progress: gr.Progress = gr.Progress(track_tqdm=True)
+    ) -> tuple[str, str, list[str]]:
+        with _shown_on_page(), freed_memory_released():
+            chosen = settings(seed, 1, 0, 1).seed
+            progress(0, desc="loading the image, spectrogram and vocoder models")
+            speaking_models(config.device)
+            progress(0, desc="composing")
+            out_dir = Path(tempfile.mkdtemp(prefix="soundsight-", dir=get_upload_folder()))
+            png, wav, sidecar = compose_speaking(shape, word, chosen, out_dir, config=config)
+        return str(png), str(wav), [str(png), str(wav), str(sidecar)]
+
     def on_image_model(image_name: str) -> tuple[int, float]:
         chosen = default_generate_config(_offered_name(image_name.strip(), image_offered) or image_offered[0][1])
         return chosen.steps, chosen.guidance
@@ -476,6 +523,19 @@ def build_app(config: AppConfig) -> gr.Blocks:
                         sound = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Sound",
                                          elem_id="sound")  # fmt: skip
                         sound_button = gr.Button("Paint the sound", variant="primary", elem_id="hear")
+                    with gr.Tab("Image that speaks", elem_id="compose_tab"):
+                        gr.Markdown("One picture that is also the spectrogram of a spoken word: see the shape, "
+                                    "play the word (the seed from the settings below).")  # fmt: skip
+                        with gr.Row():
+                            speaking_shape = gr.Dropdown(list(SHAPES), value="star", label="Shape",
+                                                         elem_id="speaking_shape")  # fmt: skip
+                            speaking_word = gr.Dropdown(list(WORDS), value="red", label="Word",
+                                                        elem_id="speaking_word")  # fmt: skip
+                        compose_button = gr.Button("Compose", variant="primary", elem_id="compose")
+                        speaking_picture = gr.Image(label="The picture (and spectrogram)", type="filepath",
+                                                    elem_id="speaking_picture")  # fmt: skip
+                        speaking_sound = gr.Audio(label="The picture, played", type="filepath",
+                                                  elem_id="speaking_sound")  # fmt: skip
                 # Shared by every tab
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     typed = "pick one, or type a Hub id or folder" if config.custom_models else None
@@ -506,13 +566,16 @@ def build_app(config: AppConfig) -> gr.Blocks:
         paint_io: dict[str, Any] = {"fn": on_paint, "inputs": [prompt, image_name, lora_name, seed, steps,
                                     guidance, num_images, heard, any_prompt], "outputs": [gallery, files],
                                     "concurrency_id": PAINT_ID, "concurrency_limit": config.paint_batch}  # fmt: skip
-        # the three ways in have stable API names (API_NAMES); the page's own helpers are kept out of the API
+        # the four ways in have stable API names (API_NAMES); the page's own helpers are kept out of the API
         private: dict[str, Any] = {"api_visibility": "private"}
         transcribe_button.click(**listen_io, api_name="transcribe")
         paint_button.click(**paint_io, api_name="paint")
         speak_button.click(**listen_io, **private).success(**paint_io, **private)
         sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
                            concurrency_id=LISTEN_ID, api_name="hear")  # fmt: skip
+        compose_button.click(on_compose, [speaking_shape, speaking_word, seed],
+                             [speaking_picture, speaking_sound, files], concurrency_id=PAINT_ID,
+                             api_name="compose")  # fmt: skip
         recording.change(lambda: None, outputs=heard, queue=False, **private)
         transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden", **private)
         subject.input(on_subject, [transcript, subject, prompt], prompt, queue=False, show_progress="hidden",

@@ -29,6 +29,7 @@ def compose(
         None, "--spectrogram-model", help="A pipeline, or a folder of unet/ and vae/ \\[default: ours]."
     ),
     vocoder: str | None = typer.Option(None, "--vocoder", help="A vocoder folder or griffin-lim \\[default: ours]."),
+    word_classifier: Path | None = typer.Option(None, "--word-classifier", help="Our audio judge \\[default: ours]."),
     device: str = DEVICE,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
@@ -45,7 +46,11 @@ def compose(
     settings = attempt(lambda: ComposeSettings(steps, w, warm_start, image_guidance, audio_guidance))
     attempt(lambda: _check_request(image_prompt, word, num_images, bundled=spectrogram_model is None))
     quiet_libraries()
-    speaking = attempt(lambda: ImagesThatSpeak.from_pretrained(image_model, spectrogram_model, vocoder, device=device))
+    speaking = attempt(
+        lambda: ImagesThatSpeak.from_pretrained(
+            image_model, spectrogram_model, vocoder, word_classifier=word_classifier, device=device
+        )
+    )
     seeds = [seed + i for i in range(num_images)]
     results = attempt(lambda: speaking(image_prompt, word, seeds, settings, audio_prompt=audio_prompt,
                                        progress=not no_progress))  # fmt: skip

@@ -311,3 +311,47 @@ def evaluate_loop(
     stdout.print(f"prompts equal to the spoken caption: {heard} of {len(items)}")
     if report is not None:
         save_text(json.dumps({**asdict(scores), "loop": [asdict(i) for i in items]}, indent=1) + "\n", report)
+
+
+@app.command("compose")
+def evaluate_compose(
+    out: Path = OUT,
+    data: Path | None = typer.Option(
+        None, "--data", help="A `shapes build` folder: its words/test give the vocoders' and listeners' ceilings."
+    ),
+    num_images: int = typer.Option(4, "--num-images", help="Samples a pair; the best is ranked by our judges."),
+    steps: int = typer.Option(50, "--steps"),
+    w: float = typer.Option(0.5, "--w"),
+    warm_start: int = typer.Option(5, "--warm-start"),
+    image_guidance: float = typer.Option(4.0, "--image-guidance"),
+    audio_guidance: float = typer.Option(4.0, "--audio-guidance"),
+    spectrogram_model: str | None = typer.Option(None, "--spectrogram-model", help="\\[default: ours]."),
+    vocoder: str | None = typer.Option(None, "--vocoder", help="A vocoder folder or griffin-lim \\[default: ours]."),
+    word_classifier: Path | None = typer.Option(None, "--word-classifier", help="Our audio judge \\[default: ours]."),
+    sweep_pairs: int = typer.Option(14, "--sweep-pairs", help="Pairs composed at each w of the sweep."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N pairs (and N test words)."),
+    device: str = DEVICE,
+) -> None:
+    """Images that speak, scored on every shape but square x the 14 words, beside ceilings and baselines:
+    OUT/report.json, report.md, scatter.png (image against audio score), grid.png."""
+    from soundsight.compose import ComposeSettings
+    from soundsight.evaluate.compose import evaluate
+    from soundsight.evaluate.speaking import transcribing_listener
+    from soundsight.images_that_speak import ImagesThatSpeak
+    from soundsight.loading import MOONSHINE, load_asr
+    from soundsight.spectrogram import griffin_lim
+
+    attempt(lambda: check_new_outputs(out, None))
+    settings = attempt(lambda: ComposeSettings(steps, w, warm_start, image_guidance, audio_guidance))
+    quiet_libraries()
+    speaking = attempt(
+        lambda: ImagesThatSpeak.from_pretrained(
+            None, spectrogram_model, vocoder, word_classifier=word_classifier, device=device
+        )
+    )
+    moonshine = transcribing_listener(attempt(lambda: load_asr(MOONSHINE, device=device)))
+    words = data / "words" / "test" if data is not None else None
+    report = attempt(lambda: evaluate(speaking, moonshine, settings, out, words_dir=words, num_images=num_images,
+                                      sweep_pairs=sweep_pairs, griffin_lim=griffin_lim, limit=limit))  # fmt: skip
+    stdout.print((out / "report.md").read_text())
+    stdout.print(f"{report['seconds_per_sample']} s a composed picture and sound; written to '{out}'")

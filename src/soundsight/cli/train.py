@@ -234,6 +234,29 @@ def train_spectrogram(
     typer.echo(f"saved '{attempt(lambda: spectrogram.main(config))}'")
 
 
+@app.command("word-classifier")
+def train_word_classifier(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with words/."),
+    out: Path = typer.Option(Path("runs/word-classifier"), "--out", help="Where the classifier is saved."),
+    epochs: int = typer.Option(20, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    learning_rate: float = typer.Option(2e-3, "--learning-rate"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the judge that names the word a one-second clip says (images that speak)."""
+    from soundsight.train import word_classifier
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: word_classifier.WordClassifierTrainConfig(
+        data=data, out=out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+        progress=not no_progress,
+    ))  # fmt: skip
+    card = attempt(lambda: word_classifier.main(config))
+    typer.echo(f"saved '{out}': accuracy {card['accuracy']}")
+
+
 @app.command("vocoder")
 def train_vocoder(
     data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with words/ (and speech/)."),

@@ -11,10 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from soundsight.asr import AsrBackend, TranscribeOptions
 from soundsight.errors import AudioError
 from soundsight.models.shape_classifier import ShapeClassifier
+from soundsight.models.word_classifier import WordClassifier
 from soundsight.shapes.verify import _largest_component, shape_probabilities
 from soundsight.shapes.words import WORDS
 from soundsight.spectrogram import fit_window, log_mel_image, pearson, settings_for, to_uint8
@@ -110,6 +112,20 @@ def scoring_listener(scorer_of: Callable[[np.ndarray], Callable[[list[str]], lis
         probabilities /= probabilities.sum()
         best = int(probabilities.argmax())
         return WordHearing(vocabulary[best], vocabulary[best], float(probabilities[best]))
+
+    return listen
+
+
+def classifier_listener(classifier: WordClassifier) -> WordListener:
+    """Our word classifier on the clip's own spectrogram (as the spec computes it)."""
+
+    @torch.no_grad()
+    def listen(waveform: np.ndarray) -> WordHearing:
+        picture = log_mel_image(fit_window(waveform))
+        probabilities = classifier(torch.from_numpy(picture)[None, None]).softmax(-1)[0].numpy()
+        best = int(probabilities.argmax())
+        word = classifier.config.classes[best]
+        return WordHearing(word, word, float(probabilities[best]))
 
     return listen
 
