@@ -30,6 +30,8 @@ import soundsight
 from soundsight.asr import Transcript
 from soundsight.cli import app
 from soundsight.errors import AudioError, ConfigError, PromptError
+from soundsight.shapes.spec import SHAPES
+from soundsight.shapes.words import WORDS
 from soundsight.webapp import (
     AppConfig,
     build_app,
@@ -527,3 +529,18 @@ def test_sigterm_stops_the_server_and_removes_every_upload(server: str) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     assert not [p for p in uploads.rglob("*") if p.is_file()], sorted(uploads.rglob("*"))
+
+
+def test_the_compose_tab_writes_the_picture_its_sound_and_a_sidecar_naming_no_server_folder(tmp_path: Path) -> None:
+    from soundsight.webapp import compose_speaking
+
+    png, wav, sidecar = compose_speaking("star", "red", 3, tmp_path, config=AppConfig(device="cpu"))
+    meta = json.loads(sidecar.read_text())
+    assert (meta["word"], meta["seed"], meta["image_prompt"]) == ("red", 3, "a star")
+    assert meta["spectrogram_model"] == "spectrogram_shapes" and meta["vocoder"] == "vocoder_shapes"
+    assert meta["shape_read"] in (*SHAPES, None) and meta["word_heard"] in WORDS
+    with Image.open(png) as picture:
+        assert picture.mode == "L" and picture.size == (64, 64)
+    assert sf.info(str(wav)).samplerate == 16_000
+    with pytest.raises(ConfigError, match="choose one of the shapes"):
+        compose_speaking("dog", "red", 3, tmp_path, config=AppConfig(device="cpu"))

@@ -25,11 +25,11 @@ Vocoder = Callable[[np.ndarray], np.ndarray]  # (n_mels, frames) uint8 picture -
 
 @dataclass(frozen=True)
 class ComposeSettings:
-    steps: int = 50
-    w: float = 0.5  # the audio model's share of the noise estimate
+    steps: int = 25
+    w: float = 0.8  # the audio model's share of the noise estimate
     warm_start: int = 5  # first steps denoised by the audio model alone
     image_guidance: float = 4.0
-    audio_guidance: float = 4.0
+    audio_guidance: float = 8.0
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -81,7 +81,8 @@ class Composer:
         n = len(seeds)
         image_states = self.image.encode([""] * n + [image_prompt] * n)
         audio_states = self.audio.encode([""] * n + [audio_prompt] * n)
-        scheduler = DDIMScheduler.from_config(self.scheduler_config)
+        # DDIM's own default clips its x0 estimate to [-1, 1], a pixel range: latents are not pixels
+        scheduler = DDIMScheduler.from_config(self.scheduler_config, clip_sample=False, set_alpha_to_one=False)
         scheduler.set_timesteps(settings.steps, device=self.device)
         channels, size = int(self.audio.unet.config.in_channels), int(self.audio.unet.config.sample_size)
         noise = [torch.randn((channels, size, size), generator=torch.Generator().manual_seed(s)) for s in seeds]

@@ -16,11 +16,11 @@ def compose(
     out: Path = OUT,
     seed: int = typer.Option(0, "--seed", help="Sample i is composed from seed + i."),
     num_images: int = typer.Option(1, "--num-images", help="Samples composed, ranked by our shape and word judges."),
-    w: float = typer.Option(0.5, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
+    w: float = typer.Option(0.8, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
     warm_start: int = typer.Option(5, "--warm-start", help="First steps denoised by the spectrogram model alone."),
-    steps: int = typer.Option(50, "--steps", help="DDIM steps."),
+    steps: int = typer.Option(25, "--steps", help="DDIM steps."),
     image_guidance: float = typer.Option(4.0, "--image-guidance", help="Guidance scale of the image model."),
-    audio_guidance: float = typer.Option(4.0, "--audio-guidance", help="Guidance scale of the spectrogram model."),
+    audio_guidance: float = typer.Option(8.0, "--audio-guidance", help="Guidance scale of the spectrogram model."),
     audio_prompt: str | None = typer.Option(
         None, "--audio-prompt", help="The spectrogram model's prompt \\[default: the word]."
     ),
@@ -28,7 +28,9 @@ def compose(
     spectrogram_model: str | None = typer.Option(
         None, "--spectrogram-model", help="A pipeline, or a folder of unet/ and vae/ \\[default: ours]."
     ),
-    vocoder: str | None = typer.Option(None, "--vocoder", help="A vocoder folder or griffin-lim \\[default: ours]."),
+    vocoder: str | None = typer.Option(
+        None, "--vocoder", help="griffin-lim, ours (the shipped one) or a vocoder folder \\[default: griffin-lim]."
+    ),
     word_classifier: Path | None = typer.Option(None, "--word-classifier", help="Our audio judge \\[default: ours]."),
     device: str = DEVICE,
     no_progress: bool = NO_PROGRESS,

@@ -320,16 +320,19 @@ def evaluate_compose(
         None, "--data", help="A `shapes build` folder: its words/test give the vocoders' and listeners' ceilings."
     ),
     num_images: int = typer.Option(4, "--num-images", help="Samples a pair; the best is ranked by our judges."),
-    steps: int = typer.Option(50, "--steps"),
-    w: float = typer.Option(0.5, "--w"),
+    steps: int = typer.Option(25, "--steps"),
+    w: float = typer.Option(0.8, "--w"),
     warm_start: int = typer.Option(5, "--warm-start"),
     image_guidance: float = typer.Option(4.0, "--image-guidance"),
-    audio_guidance: float = typer.Option(4.0, "--audio-guidance"),
+    audio_guidance: float = typer.Option(8.0, "--audio-guidance"),
     spectrogram_model: str | None = typer.Option(None, "--spectrogram-model", help="\\[default: ours]."),
-    vocoder: str | None = typer.Option(None, "--vocoder", help="A vocoder folder or griffin-lim \\[default: ours]."),
+    vocoder: str | None = typer.Option(
+        None, "--vocoder", help="griffin-lim, ours (the shipped one) or a vocoder folder \\[default: griffin-lim]."
+    ),
     word_classifier: Path | None = typer.Option(None, "--word-classifier", help="Our audio judge \\[default: ours]."),
     sweep_pairs: int = typer.Option(14, "--sweep-pairs", help="Pairs composed at each w of the sweep."),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N pairs (and N test words)."),
+    ceiling_clips: int | None = typer.Option(None, "--ceiling-clips", help="Test words for the ceilings \\[all]."),
     device: str = DEVICE,
 ) -> None:
     """Images that speak, scored on every shape but square x the 14 words, beside ceilings and baselines:
@@ -352,6 +355,7 @@ def evaluate_compose(
     moonshine = transcribing_listener(attempt(lambda: load_asr(MOONSHINE, device=device)))
     words = data / "words" / "test" if data is not None else None
     report = attempt(lambda: evaluate(speaking, moonshine, settings, out, words_dir=words, num_images=num_images,
-                                      sweep_pairs=sweep_pairs, griffin_lim=griffin_lim, limit=limit))  # fmt: skip
+                                      sweep_pairs=sweep_pairs, griffin_lim=griffin_lim, limit=limit,
+                                      ceiling_clips=ceiling_clips))  # fmt: skip
     stdout.print((out / "report.md").read_text())
     stdout.print(f"{report['seconds_per_sample']} s a composed picture and sound; written to '{out}'")

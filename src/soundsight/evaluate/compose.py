@@ -25,7 +25,13 @@ from soundsight.compose import Composed, ComposeSettings
 from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.speaking import WordListener, consistency, read_shapes
 from soundsight.files import read_jsonl, save_png, save_text
-from soundsight.images_that_speak import ImagesThatSpeak, grey_prompt
+from soundsight.images_that_speak import (
+    OUR_VOCODER,
+    ImagesThatSpeak,
+    bundled_vocoder_dir,
+    grey_prompt,
+    vocoder_function,
+)
 from soundsight.shapes.spec import SHAPES
 from soundsight.shapes.words import WORDS
 
@@ -127,24 +133,29 @@ def scatter(points: dict[str, tuple[float, float]], path: Path, size: int = 420)
         draw.text((margin - 28, y - 6), f"{tick}", fill="black", font=font)
     draw.text((margin + size // 2 - 60, margin + size + 24), "audio side heard right (%)", fill="black", font=font)
     draw.text((6, 12), "image side read right (%)", fill="black", font=font)
+    taken: dict[tuple[int, int], int] = {}  # labels of points close together are stacked, not overprinted
     for label, (image_score, audio_score) in points.items():
         x, y = margin + audio_score * size / 100, margin + size - image_score * size / 100
         draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(40, 90, 220))
-        draw.text((x + 6, y - 6), label, fill="black", font=font)
+        spot = (round(x / 40), round(y / 12))
+        draw.text((x + 6, y - 6 + 11 * taken.get(spot, 0)), label, fill="black", font=font)
+        taken[spot] = taken.get(spot, 0) + 1
     return save_png(plot, path)
 
 
 def evaluate(speaking: ImagesThatSpeak, moonshine: WordListener, settings: ComposeSettings, out: Path, *,
              words_dir: Path | None, num_images: int, sweep_pairs: int, griffin_lim: Player,
-             limit: int | None = None) -> dict[str, object]:  # fmt: skip
+             limit: int | None = None, ceiling_clips: int | None = None) -> dict[str, object]:  # fmt: skip
     """Every measurement above, into out/ (report.json, report.md, scatter.png, grid.png)."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, object] = {"settings": settings.__dict__, "models": speaking.names, "num_images": num_images}
     if words_dir is not None:
         vocoders: dict[str, Player] = {"griffin-lim": griffin_lim}
-        if speaking.vocoder != "griffin-lim":
+        if (bundled_vocoder_dir() / "model.safetensors").is_file():
+            vocoders["our vocoder"] = vocoder_function(OUR_VOCODER, speaking.composer.device)
+        if speaking.vocoder not in ("griffin-lim", OUR_VOCODER):
             vocoders[speaking.vocoder] = speaking.composer.vocoder
-        report["ceilings"] = ceilings(speaking, moonshine, words_dir, vocoders, limit)
+        report["ceilings"] = ceilings(speaking, moonshine, words_dir, vocoders, ceiling_clips or limit)
     chosen = pairs(num_images)[:limit]
     first, best, seconds = [], [], []
     per_setting: dict[str, list[Sample]] = {"image only (w=0)": [], "audio only (w=1)": [], "imprint": [],
