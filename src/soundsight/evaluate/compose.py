@@ -47,9 +47,10 @@ class Pair:
 
 
 def pairs(seeds_each: int) -> list[Pair]:
-    """Every scored shape x every word, each pair its own block of seeds."""
-    return [Pair(shape, word, seeds_each * i) for i, (shape, word) in
-            enumerate((s, w) for s in SCORED_SHAPES for w in WORDS)]  # fmt: skip
+    """Every scored shape x every word, each pair its own block of seeds. Pair i is (shape i mod 5, word i mod 14):
+    5 and 14 share no factor, so the 70 pairs each come once, and any first N spread over shapes and words."""
+    count = len(SCORED_SHAPES) * len(WORDS)
+    return [Pair(SCORED_SHAPES[i % len(SCORED_SHAPES)], WORDS[i % len(WORDS)], seeds_each * i) for i in range(count)]
 
 
 @dataclass(frozen=True)
