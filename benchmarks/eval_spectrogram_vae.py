@@ -19,9 +19,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from soundsight.defaults import bundled_image_model_dir
-from soundsight.evaluate.speaking import transcribing_listener
 from soundsight.images_that_speak import vocoder_function, word_listener
 from soundsight.loading import MOONSHINE, load_asr, load_vae
+from soundsight.shapes.speaking import transcribing_listener
 from soundsight.spectrogram import griffin_lim, pearson
 from soundsight.train.vae import reconstruct
 

@@ -91,9 +91,10 @@ def test_one_bounded_queue_transcriptions_in_turn_and_paints_taken_together() ->
     queue = page._queue  # gradio's own queue: what `default_concurrency_limit` and `max_size` set
     assert (queue.default_concurrency_limit, queue.max_size) == (2, 5)
     model_work = {fn.name: fn for fn in page.fns.values() if fn.queue}
-    assert set(model_work) == {"on_transcribe", "on_paint", "on_sound"}
+    assert set(model_work) == {"on_transcribe", "on_paint", "on_sound", "on_compose"}
     assert {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in page.fns.values() if fn.queue} == {
         "on_transcribe": ("listen", "default"), "on_sound": ("listen", "default"),  # however they are started
+        "on_compose": ("listen", "default"),
         "on_paint": ("paint", 6),  # six at once: their images are painted together (BatchingPainter)
     }  # fmt: skip
 
@@ -537,7 +538,7 @@ def test_the_compose_tab_writes_the_picture_its_sound_and_a_sidecar_naming_no_se
     png, wav, sidecar = compose_speaking("star", "red", 3, tmp_path, config=AppConfig(device="cpu"))
     meta = json.loads(sidecar.read_text())
     assert (meta["word"], meta["seed"], meta["image_prompt"]) == ("red", 3, "a star")
-    assert meta["spectrogram_model"] == "spectrogram_shapes" and meta["vocoder"] == "vocoder_shapes"
+    assert meta["spectrogram_model"] == "spectrogram_shapes" and meta["vocoder"] == "griffin-lim"
     assert meta["shape_read"] in (*SHAPES, None) and meta["word_heard"] in WORDS
     with Image.open(png) as picture:
         assert picture.mode == "L" and picture.size == (64, 64)

@@ -19,7 +19,7 @@ import torch
 from soundsight.compose import Composed, Composer, ComposeSettings, Side, Vocoder, diffusers_states
 from soundsight.defaults import bundled_asr_dir, bundled_image_model_dir, paints_spoken_shapes
 from soundsight.errors import ConfigError, ModelNotFoundError
-from soundsight.evaluate.speaking import ShapeReading, WordHearing, WordListener, consistency, read_shapes
+from soundsight.shapes.speaking import ShapeReading, WordHearing, WordListener, consistency, read_shapes
 from soundsight.shapes.spec import COLORS, SHAPES
 from soundsight.shapes.words import WORDS
 from soundsight.spectrogram import griffin_lim, normalise_peak
@@ -89,8 +89,8 @@ def bundled_word_classifier_dir() -> Path:
 def word_listener(device: str = "cpu", classifier: str | Path | None = None) -> WordListener:
     """Our judge of the audio side: the word classifier (shipped, or `classifier`), else our Whisper scoring
     the 14 words (which hears one-word clips poorly: it learned captions)."""
-    from soundsight.evaluate.speaking import classifier_listener, scoring_listener
     from soundsight.loading import load_whisper, load_word_classifier
+    from soundsight.shapes.speaking import classifier_listener, scoring_listener
 
     folder = Path(classifier) if classifier is not None else bundled_word_classifier_dir()
     if classifier is not None or (folder / "model.safetensors").is_file():

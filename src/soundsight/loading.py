@@ -493,6 +493,13 @@ def load_vocoder(folder: Path | str) -> Vocoder:
     return vocoder.eval()
 
 
+def load_tokenizer_folder(folder: Path | str) -> Any:
+    """The CLIP tokenizer saved in a pipeline's tokenizer/ folder (vocabulary files, no weights)."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(str(folder))
+
+
 def load_word_classifier(folder: Path | str) -> WordClassifier:
     """Return the word classifier saved in `folder` by `soundsight train word-classifier`, in eval mode on CPU."""
     from soundsight.models.word_classifier import WordClassifier, WordClassifierConfig

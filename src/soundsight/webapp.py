@@ -574,7 +574,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
         sound_button.click(on_sound, [sound, seed, steps, guidance, num_images], [gallery, files],
                            concurrency_id=LISTEN_ID, api_name="hear")  # fmt: skip
         compose_button.click(on_compose, [speaking_shape, speaking_word, seed],
-                             [speaking_picture, speaking_sound, files], concurrency_id=PAINT_ID,
+                             [speaking_picture, speaking_sound, files], concurrency_id=LISTEN_ID,
                              api_name="compose")  # fmt: skip
         recording.change(lambda: None, outputs=heard, queue=False, **private)
         transcript.input(on_transcript, [transcript, subject], prompt, queue=False, show_progress="hidden", **private)

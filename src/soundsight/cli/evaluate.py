@@ -339,9 +339,9 @@ def evaluate_compose(
     OUT/report.json, report.md, scatter.png (image against audio score), grid.png."""
     from soundsight.compose import ComposeSettings
     from soundsight.evaluate.compose import evaluate
-    from soundsight.evaluate.speaking import transcribing_listener
     from soundsight.images_that_speak import ImagesThatSpeak
     from soundsight.loading import MOONSHINE, load_asr
+    from soundsight.shapes.speaking import transcribing_listener
     from soundsight.spectrogram import griffin_lim
 
     attempt(lambda: check_new_outputs(out, None))

@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 
 from soundsight.compose import Composed, ComposeSettings
 from soundsight.evaluate.grid import verdict_grid
-from soundsight.evaluate.speaking import WordListener, consistency, read_shapes
 from soundsight.files import read_jsonl, save_png, save_text
 from soundsight.images_that_speak import (
     OUR_VOCODER,
@@ -32,6 +31,7 @@ from soundsight.images_that_speak import (
     grey_prompt,
     vocoder_function,
 )
+from soundsight.shapes.speaking import WordListener, consistency, read_shapes
 from soundsight.shapes.spec import SHAPES
 from soundsight.shapes.words import WORDS
 

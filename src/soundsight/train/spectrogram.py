@@ -24,12 +24,12 @@ from accelerate import Accelerator
 from diffusers.training_utils import EMAModel, compute_snr
 from PIL import Image
 from tqdm.auto import tqdm
-from transformers import CLIPTokenizer, get_constant_schedule_with_warmup
+from transformers import get_constant_schedule_with_warmup
 
 from soundsight.defaults import bundled_image_model_dir
 from soundsight.errors import ConfigError
 from soundsight.files import read_jsonl, save_text
-from soundsight.loading import load_denoiser, load_vae
+from soundsight.loading import load_denoiser, load_tokenizer_folder, load_vae
 from soundsight.models.image_model import assemble_pipeline, training_scheduler
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
@@ -85,7 +85,7 @@ def main(config: SpectrogramTrainConfig) -> Path:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     show = config.progress and accelerator.is_main_process
-    tokenizer = CLIPTokenizer.from_pretrained(source / "tokenizer")
+    tokenizer = load_tokenizer_folder(source / "tokenizer")
     vae = load_vae(source / "vae").eval().to(accelerator.device)
     text_encoder, unet = load_denoiser(source)
     text_encoder.requires_grad_(False)
