@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
 MANAGED = ("scenes", "speech", "sounds", "words", "subject", BUILD_FILE)  # what a build owns under its folder
+IN_PROCESS_WORDS = 200  # fewer words than this are spoken in this process (about 0.13 s each)
 SAME_WORLD_VERSIONS = ("1.1", SPEC_VERSION)  # 1.2 added the words: a 1.1 build is resumed, not replaced
 
 
@@ -212,7 +213,7 @@ def write_words(config: BuildConfig, workers: int) -> list[str]:
     failures: list[str] = []
     jobs = [(p, config.out) for p in todo]
     bar = tqdm(total=len(todo), unit="word", desc="words", disable=not config.progress)
-    if workers == 1 or not jobs:
+    if workers == 1 or len(jobs) < IN_PROCESS_WORDS:  # a few words: cheaper than starting processes
         results: Iterator[str | None] = map(_write_word_safely, jobs)
         for failure in results:
             failures += [failure] if failure else []
