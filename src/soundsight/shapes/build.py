@@ -9,9 +9,10 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import soundfile as sf
 from PIL import Image
@@ -28,6 +29,7 @@ from soundsight.shapes.words import WORD_SPLITS, WordPlan, plan_word, render_wor
 from soundsight.spectrogram import log_mel_image, to_uint8
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUILD_FILE = "build.json"
 MANAGED = ("scenes", "speech", "sounds", "words", "subject", BUILD_FILE)  # what a build owns under its folder
@@ -213,16 +215,10 @@ def write_words(config: BuildConfig, workers: int) -> list[str]:
     failures: list[str] = []
     jobs = [(p, config.out) for p in todo]
     bar = tqdm(total=len(todo), unit="word", desc="words", disable=not config.progress)
-    if workers == 1 or len(jobs) < IN_PROCESS_WORDS:  # a few words: cheaper than starting processes
-        results: Iterator[str | None] = map(_write_word_safely, jobs)
-        for failure in results:
-            failures += [failure] if failure else []
-            bar.update()
-    else:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for failure in pool.imap_unordered(_write_word_safely, jobs, chunksize=16):
-                failures += [failure] if failure else []
-                bar.update()
+    in_process = workers == 1 or len(jobs) < IN_PROCESS_WORDS  # a few words: cheaper than starting processes
+    for failure in _run(_write_word_safely, jobs, 1 if in_process else workers, chunksize=16):
+        failures += [failure] if failure else []
+        bar.update()
     bar.close()
     for split in WORD_SPLITS:
         done = [p.record() for p in plans if p.split == split and (folder / split / f"{p.stem}.png").exists()]
@@ -230,12 +226,13 @@ def write_words(config: BuildConfig, workers: int) -> list[str]:
     return failures
 
 
-def _run(jobs: list[tuple[ItemPlan, Path]], workers: int) -> Iterator[str | None]:
+def _run(write: Callable[[T], str | None], jobs: list[T], workers: int, chunksize: int = 8) -> Iterator[str | None]:
+    """Each job's failure line (or None), in this process when `workers` is 1, else over a pool of processes."""
     if workers == 1:
-        yield from map(_write_item_safely, jobs)
+        yield from map(write, jobs)
         return
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(_write_item_safely, jobs, chunksize=8)
+        yield from pool.imap_unordered(write, jobs, chunksize=chunksize)
 
 
 def build_dataset(config: BuildConfig) -> BuildReport:
@@ -258,7 +255,7 @@ def build_dataset(config: BuildConfig) -> BuildReport:
                 len(plans) - len(todo), workers)  # fmt: skip
     failures: list[str] = []
     bar = tqdm(total=len(todo), unit="item", desc="spoken shapes", disable=not config.progress)
-    for failure in _run([(p, config.out) for p in todo], workers):
+    for failure in _run(_write_item_safely, [(p, config.out) for p in todo], workers):
         if failure:
             failures.append(failure)
         bar.update()
