@@ -10,6 +10,7 @@ from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig
 
 HUB_ASR_MODEL = "openai/whisper-small"
+SPEECH_TRANSFORMER = "speech-transformer"  # the name of our shipped Speech-Transformer (--asr-model)
 AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
@@ -30,6 +31,11 @@ def bundled_shape_classifier_dir() -> Path:
 def bundled_asr_dir() -> Path:
     """Return the folder of our Spoken Shapes Whisper shipped inside the package."""
     return _asset("whisper_shapes")
+
+
+def bundled_speech_transformer_dir() -> Path:
+    """Return the folder of our Spoken Shapes Speech-Transformer shipped inside the package."""
+    return _asset("speech_transformer")
 
 
 def bundled_image_model_dir() -> Path:

@@ -21,8 +21,10 @@ from soundsight.asr import AsrBackend, AsrCapabilities
 from soundsight.defaults import (
     ASR_SETTINGS_FILE,
     AUTO_ASR,
+    SPEECH_TRANSFORMER,
     bundled_adapter_dir,
     bundled_shape_classifier_dir,
+    bundled_speech_transformer_dir,
     paints_spoken_shapes,
 )
 from soundsight.devices import resolve_device
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from soundsight.backends.ctranslate2_whisper import Ct2Whisper
     from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
     from soundsight.backends.openvino_whisper import OpenVinoWhisper
+    from soundsight.backends.speech_transformer import SpeechTransformerAsr
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.models.sound_gate import SoundGate
@@ -183,7 +186,7 @@ def asr_backend(name: str | Path) -> str:
     a folder's config.json holds, else Whisper (a Hub id)."""
     if str(name) in NAMED_ASR:
         return NAMED_ASR[str(name)]
-    config_file = Path(name).expanduser() / CONFIG_NAME
+    config_file = run_model_folder(name) / CONFIG_NAME
     if _is_local(name) and config_file.is_file():
         try:
             model_type = json.loads(config_file.read_text()).get("model_type")
@@ -199,9 +202,27 @@ def asr_backend(name: str | Path) -> str:
 def load_asr(name: str | Path, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
              threads: int | None = None) -> AsrBackend:  # fmt: skip
     """Return the ASR backend for `name`, ready on `device`: a Whisper (Hub id or local folder; `backend` and
-    `dtype` as runtime.py decides them; `threads`: an OpenVINO engine's share of the CPU, None for all), or
-    Moonshine tiny English (its own runtime) for the name "moonshine"."""
-    return ASR_BACKENDS[asr_backend(name)](name, device=device, dtype=dtype, backend=backend, threads=threads)
+    `dtype` as runtime.py decides them; `threads`: an OpenVINO engine's share of the CPU, None for all),
+    Moonshine tiny English (its own runtime) for the name "moonshine", our Speech-Transformer for the name
+    "speech-transformer" or a folder it was saved in; a training run's folder reads the model in its model/."""
+    backend_name = asr_backend(name)
+    if str(name) not in NAMED_ASR and _is_local(name) and run_model_folder(name) != Path(name).expanduser():
+        name = run_model_folder(name)
+    return ASR_BACKENDS[backend_name](name, device=device, dtype=dtype, backend=backend, threads=threads)
+
+
+def run_model_folder(name: str | Path) -> Path:
+    """The model a training run saved in its model/ folder when `name` is that run's folder (whose own
+    config.json is the run's settings, with no model_type), else `name` itself."""
+    folder = Path(name).expanduser()
+    inner = folder / "model" / CONFIG_NAME
+    if not inner.is_file():
+        return folder
+    try:
+        own = json.loads((folder / CONFIG_NAME).read_text()) if (folder / CONFIG_NAME).is_file() else {}
+    except ValueError:
+        own = {}
+    return folder if isinstance(own, dict) and "model_type" in own else folder / "model"
 
 
 def declared_asr_capabilities(folder: Path, found: AsrCapabilities) -> AsrCapabilities:
@@ -332,13 +353,53 @@ def load_auto_asr(
     return RoutedAsr(world, load_moonshine(device=device), AUTO_ASR)
 
 
+def load_speech_transformer(
+    name: str | Path = SPEECH_TRANSFORMER,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    backend: str = "auto",
+    threads: int | None = None,
+) -> SpeechTransformerAsr:
+    """Return a Speech-Transformer saved by `soundsight train speech-transformer`: the shipped one for the name
+    "speech-transformer", else a model folder (config.json, model.safetensors) or a run folder holding model/;
+    float32 on `device` in torch (`dtype` and `backend` "auto" or those)."""
+    from soundsight.backends.speech_transformer import SpeechTransformerAsr
+    from soundsight.models.speech_transformer import MODEL_TYPE, SpeechTransformer, SpeechTransformerConfig
+
+    if dtype_name(dtype) not in ("auto", "float32") or backend not in ("auto", "torch"):
+        raise ConfigError(f"ASR model '{name}': the Speech-Transformer runs in torch float32 only")
+    folder = bundled_speech_transformer_dir() if str(name) == SPEECH_TRANSFORMER else run_model_folder(name)
+    weights, config_file = folder / WEIGHTS_NAME, folder / CONFIG_NAME
+    if not weights.is_file() or not config_file.is_file():
+        raise ModelNotFoundError(f"ASR model '{name}': no {WEIGHTS_NAME} and {CONFIG_NAME} there")
+    try:
+        settings = json.loads(config_file.read_text())
+        if settings.get("model_type") != MODEL_TYPE:
+            raise ValueError(f"model_type {settings.get('model_type')!r}")
+        model = SpeechTransformer(SpeechTransformerConfig.from_dict(settings))
+        load_weights_into(model, weights)
+    except (ConfigError, ValueError, TypeError, RuntimeError) as e:
+        raise ModelNotFoundError(f"ASR model '{name}': not a Speech-Transformer this version reads ({e})") from e
+    logger.info("loaded ASR model '%s': the Speech-Transformer", name)
+    return SpeechTransformerAsr(model.to(resolve_device(device)).eval(), str(name))
+
+
 ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {
     "whisper": load_whisper,
     "moonshine": load_moonshine,
     "auto": load_auto_asr,
+    "speech-transformer": load_speech_transformer,
 }
-NAMED_ASR = {MOONSHINE: "moonshine", AUTO_ASR: "auto"}  # picked by a name of their own, not a Hub id or a folder
-ASR_FOLDER_TYPES = {"whisper": "whisper"}  # a folder's config.json model_type -> the backend that reads it
+NAMED_ASR = {  # picked by a name of their own, not a Hub id or a folder
+    MOONSHINE: "moonshine",
+    AUTO_ASR: "auto",
+    SPEECH_TRANSFORMER: "speech-transformer",
+}
+ASR_FOLDER_TYPES = {  # a folder's config.json model_type -> the backend that reads it
+    "whisper": "whisper",
+    "soundsight-speech-transformer": "speech-transformer",
+}
 
 
 def load_tensors(path: Path | str, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

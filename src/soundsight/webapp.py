@@ -32,7 +32,9 @@ from soundsight.backends.batching import MAX_BATCH_IMAGES, BatchingPainter
 from soundsight.compose import ComposeSettings
 from soundsight.defaults import (
     AUTO_ASR,
+    SPEECH_TRANSFORMER,
     bundled_asr_dir,
+    bundled_speech_transformer_dir,
     default_asr_model,
     default_generate_config,
     default_image_model,
@@ -215,6 +217,8 @@ def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
     offered = [(AUTO_LABEL, AUTO_ASR), ("moonshine (English, offline, real voices)", MOONSHINE)]
     if (bundled_asr_dir() / "model.safetensors").is_file():
         offered.append((f"{bundled_asr_dir().name} (Spoken Shapes captions only)", str(bundled_asr_dir())))
+    if (bundled_speech_transformer_dir() / "model.safetensors").is_file():
+        offered.append(("speech-transformer (Spoken Shapes captions only, the classic route)", SPEECH_TRANSFORMER))
     return choices + [(label, name) for label, name in offered if name != default]
 
 

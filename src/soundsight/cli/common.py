@@ -29,8 +29,9 @@ T = TypeVar("T")
 ASR_MODEL = typer.Option(
     None,
     "--asr-model",
-    help="Whisper: a Hub id or a local folder; moonshine; or auto (Spoken Shapes captions in any voice, other "
-    "speech as said, by our Whisper and Moonshine together) \\[default: auto]",
+    help="Whisper: a Hub id or a local folder; moonshine; speech-transformer (ours, or a run folder of `train "
+    "speech-transformer`); or auto (Spoken Shapes captions in any voice, other speech as said, by our Whisper and "
+    "Moonshine together) \\[default: auto]",
 )
 IMAGE_MODEL = typer.Option(
     None, "--image-model", help="Stable Diffusion: a Hub id or a local folder \\[default: our Spoken Shapes model]."

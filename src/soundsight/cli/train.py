@@ -206,6 +206,47 @@ def train_vae_decoder(
     typer.echo(f"saved '{attempt(lambda: vae_decoder.main(config))}'")
 
 
+@app.command("speech-transformer")
+def train_speech_transformer(
+    data: list[Path] = typer.Option(
+        [Path("runs/shapes")],
+        "--data",
+        help="A Spoken Shapes build (or `shapes voices` folder) or an LJSpeech-format folder; repeatable. "
+        "Val clips come from the first.",
+    ),
+    out: Path = typer.Option(Path("runs/speech-transformer"), "--out", help="Checkpoints, log, the model in model/."),
+    d_model: int = typer.Option(192, "--d-model"),
+    encoder_layers: int = typer.Option(6, "--encoder-layers"),
+    decoder_layers: int = typer.Option(2, "--decoder-layers"),
+    heads: int = typer.Option(4, "--heads"),
+    ffn_dim: int = typer.Option(768, "--ffn-dim"),
+    steps: int = typer.Option(4000, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate"),
+    warmup_steps: int = typer.Option(400, "--warmup-steps"),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the Speech-Transformer (a Transformer encoder-decoder over characters) from scratch; run again to
+    resume after a stop."""
+    from soundsight.models.speech_transformer import SpeechTransformerConfig
+    from soundsight.train import speech_transformer
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: speech_transformer.SpeechTransformerTrainConfig(
+        data=tuple(data), out=out, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
+        warmup_steps=warmup_steps, checkpoint_every=checkpoint_every, validate_every=validate_every,
+        log_every=log_every, seed=seed, progress=not no_progress,
+        model=SpeechTransformerConfig(d_model=d_model, heads=heads, encoder_layers=encoder_layers,
+                                      decoder_layers=decoder_layers, ffn_dim=ffn_dim),
+    ))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: speech_transformer.main(config))}'")
+
+
 @app.command("spectrogram")
 def train_spectrogram(
     data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with words/train."),
