@@ -11,6 +11,7 @@ from soundsight.generate import GenerateConfig
 
 HUB_ASR_MODEL = "openai/whisper-small"
 SPEECH_TRANSFORMER = "speech-transformer"  # the name of our shipped Speech-Transformer (--asr-model)
+STACKGAN, STACKGAN_STAGE1 = "stackgan", "stackgan-1"  # our shipped StackGAN (--image-model): Stage II, Stage I
 AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
@@ -36,6 +37,11 @@ def bundled_asr_dir() -> Path:
 def bundled_speech_transformer_dir() -> Path:
     """Return the folder of our Spoken Shapes Speech-Transformer shipped inside the package."""
     return _asset("speech_transformer")
+
+
+def bundled_stackgan_dir() -> Path:
+    """Return the folder of our Spoken Shapes StackGAN (Stage I and II) shipped inside the package."""
+    return _asset("stackgan")
 
 
 def bundled_image_model_dir() -> Path:

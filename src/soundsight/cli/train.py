@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -215,11 +216,12 @@ def train_speech_transformer(
         "Val clips come from the first.",
     ),
     out: Path = typer.Option(Path("runs/speech-transformer"), "--out", help="Checkpoints, log, the model in model/."),
-    d_model: int = typer.Option(192, "--d-model"),
+    conv_channels: int = typer.Option(32, "--conv-channels", help="Channels of the front end's two convolutions."),
+    d_model: int = typer.Option(144, "--d-model"),
     encoder_layers: int = typer.Option(6, "--encoder-layers"),
     decoder_layers: int = typer.Option(2, "--decoder-layers"),
     heads: int = typer.Option(4, "--heads"),
-    ffn_dim: int = typer.Option(768, "--ffn-dim"),
+    ffn_dim: int = typer.Option(576, "--ffn-dim"),
     steps: int = typer.Option(4000, "--steps"),
     batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
     learning_rate: float = typer.Option(1e-3, "--learning-rate"),
@@ -241,10 +243,45 @@ def train_speech_transformer(
         data=tuple(data), out=out, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
         warmup_steps=warmup_steps, checkpoint_every=checkpoint_every, validate_every=validate_every,
         log_every=log_every, seed=seed, progress=not no_progress,
-        model=SpeechTransformerConfig(d_model=d_model, heads=heads, encoder_layers=encoder_layers,
-                                      decoder_layers=decoder_layers, ffn_dim=ffn_dim),
+        model=SpeechTransformerConfig(conv_channels=conv_channels, d_model=d_model, heads=heads,
+                                      encoder_layers=encoder_layers, decoder_layers=decoder_layers, ffn_dim=ffn_dim),
     ))  # fmt: skip
     typer.echo(f"saved '{attempt(lambda: speech_transformer.main(config))}'")
+
+
+@app.command("stackgan")
+def train_stackgan(
+    stage: int = typer.Option(..., "--stage", help="1: 64 px from text; 2: 128 px from Stage I's picture and text."),
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with scenes/."),
+    out: Path = typer.Option(Path("runs/stackgan"), "--out", help="Checkpoints, log, samples/, the model in model/."),
+    stage1: Path | None = typer.Option(None, "--stage1", help="Stage II: the Stage-I model or run it refines."),
+    width: int = typer.Option(32, "--width", help="The generators' gf_dim (the paper: 128)."),
+    d_width: int = typer.Option(32, "--d-width", help="The discriminators' df_dim (the paper: 64)."),
+    steps: int = typer.Option(6000, "--steps"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    decay_every: int = typer.Option(2000, "--decay-every", help="Steps between halvings of the learning rate."),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    sample_every: int = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train StackGAN's Stage I (64 px) or Stage II (128 px) on Spoken Shapes scenes; run again to resume."""
+    from soundsight.models.stackgan import StackGanConfig
+    from soundsight.train import stackgan
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: stackgan.StackGanTrainConfig(
+        data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
+        steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
+        checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
+        progress=not no_progress,
+    ))  # fmt: skip
+    final = attempt(lambda: stackgan.main(config))
+    card = json.loads((final / "training.json").read_text())
+    typer.echo(f"saved '{final}': val all attributes {percent(card['val_all_attributes'])}")
 
 
 @app.command("spectrogram")

@@ -35,12 +35,12 @@ class SpeechTransformerConfig:
     n_fft: int = 400
     hop: int = 160
     n_mels: int = 80
-    conv_channels: int = 64
-    d_model: int = 192
+    conv_channels: int = 32
+    d_model: int = 144
     heads: int = 4
     encoder_layers: int = 6
     decoder_layers: int = 2
-    ffn_dim: int = 768
+    ffn_dim: int = 576
     dropout: float = 0.1
     max_seconds: float = 8.0  # the longest window one pass hears; longer audio is heard window by window
     max_chars: int = 200

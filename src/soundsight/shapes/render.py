@@ -138,16 +138,19 @@ UNIT_OUTLINES: dict[str, np.ndarray] = {
 }
 
 
-def render_mask(shape: str, side_px: float, center_px: tuple[float, float], *, rotation_deg: float = 0.0) -> np.ndarray:
+def render_mask(shape: str, side_px: float, center_px: tuple[float, float], *, rotation_deg: float = 0.0,
+                canvas_px: int = CANVAS_PX) -> np.ndarray:  # fmt: skip
     """Return the object's coverage, (H, W) float32 in [0, 1] at the canvas size (area anti-aliased).
 
-    `rotation_deg` turns the shape about its bounding-box centre (for classifier augmentation only).
+    `rotation_deg` turns the shape about its bounding-box centre (for classifier augmentation only);
+    `canvas_px` draws the same scene (sizes and positions in the spec's 64 px) on a larger canvas.
     """
-    big = CANVAS_PX * SUPERSAMPLE
+    zoom = canvas_px / CANVAS_PX
+    big = canvas_px * SUPERSAMPLE
     canvas = Image.new("L", (big, big), 0)
     draw = ImageDraw.Draw(canvas)
-    cx, cy = center_px[0] * SUPERSAMPLE, center_px[1] * SUPERSAMPLE
-    scale = side_px * SUPERSAMPLE
+    cx, cy = center_px[0] * SUPERSAMPLE * zoom, center_px[1] * SUPERSAMPLE * zoom
+    scale = side_px * SUPERSAMPLE * zoom
     if shape == "circle" and rotation_deg == 0.0:
         r = scale / 2
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
@@ -160,13 +163,13 @@ def render_mask(shape: str, side_px: float, center_px: tuple[float, float], *, r
         pts = unit * scale + np.array([cx, cy])
         draw.polygon([(float(x), float(y)) for x, y in pts], fill=255)
     coverage = np.asarray(canvas, dtype=np.float32) / 255.0
-    return coverage.reshape(CANVAS_PX, SUPERSAMPLE, CANVAS_PX, SUPERSAMPLE).mean(axis=(1, 3))
+    return coverage.reshape(canvas_px, SUPERSAMPLE, canvas_px, SUPERSAMPLE).mean(axis=(1, 3))
 
 
-def _checker_colors(side_px: float, center_px: tuple[float, float]) -> np.ndarray:
+def _checker_colors(side_px: float, center_px: tuple[float, float], canvas_px: int = CANVAS_PX) -> np.ndarray:
     """(H*S, W*S, 3) colours of the subject's 4 x 4 checkerboard, aligned to its bounding box."""
-    big = CANVAS_PX * SUPERSAMPLE
-    coords = (np.arange(big) + 0.5) / SUPERSAMPLE
+    big = canvas_px * SUPERSAMPLE
+    coords = (np.arange(big) + 0.5) / SUPERSAMPLE * CANVAS_PX / canvas_px
     x0, y0 = center_px[0] - side_px / 2, center_px[1] - side_px / 2
     col = np.clip(np.floor((coords - x0) / side_px * SUBJECT_CHECKER_CELLS), 0, SUBJECT_CHECKER_CELLS - 1)
     row = np.clip(np.floor((coords - y0) / side_px * SUBJECT_CHECKER_CELLS), 0, SUBJECT_CHECKER_CELLS - 1)
@@ -175,18 +178,19 @@ def _checker_colors(side_px: float, center_px: tuple[float, float]) -> np.ndarra
     return colors.astype(np.float32)
 
 
-def render_scene(scene: Scene) -> Image.Image:
-    """Return the scene as a 64 x 64 RGB PIL image, anti-aliased."""
+def render_scene(scene: Scene, canvas_px: int = CANVAS_PX) -> Image.Image:
+    """Return the scene as a 64 x 64 RGB PIL image, anti-aliased (or the same scene drawn `canvas_px` wide)."""
     background = np.array(PALETTE[scene.background], dtype=np.float32)
     if scene.color == SUBJECT_TOKEN:
-        big = CANVAS_PX * SUPERSAMPLE
+        zoom = SUPERSAMPLE * canvas_px / CANVAS_PX
+        big = canvas_px * SUPERSAMPLE
         canvas = Image.new("L", (big, big), 0)
-        pts = UNIT_OUTLINES[SUBJECT_SHAPE] * scene.side_px * SUPERSAMPLE + np.array(scene.center_px) * SUPERSAMPLE
+        pts = UNIT_OUTLINES[SUBJECT_SHAPE] * scene.side_px * zoom + np.array(scene.center_px) * zoom
         ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in pts], fill=255)
         alpha = (np.asarray(canvas, dtype=np.float32) / 255.0)[..., None]
-        fine = background * (1 - alpha) + _checker_colors(scene.side_px, scene.center_px) * alpha
-        pixels = fine.reshape(CANVAS_PX, SUPERSAMPLE, CANVAS_PX, SUPERSAMPLE, 3).mean(axis=(1, 3))
+        fine = background * (1 - alpha) + _checker_colors(scene.side_px, scene.center_px, canvas_px) * alpha
+        pixels = fine.reshape(canvas_px, SUPERSAMPLE, canvas_px, SUPERSAMPLE, 3).mean(axis=(1, 3))
     else:
-        coverage = render_mask(scene.shape, scene.side_px, scene.center_px)[..., None]
+        coverage = render_mask(scene.shape, scene.side_px, scene.center_px, canvas_px=canvas_px)[..., None]
         pixels = background * (1 - coverage) + np.array(PALETTE[scene.color], dtype=np.float32) * coverage
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="RGB")

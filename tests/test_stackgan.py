@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundsight.backends.stackgan import StackGanPainter, to_canvas
+from soundsight.errors import ConfigError, ModelNotFoundError
+from soundsight.generate import GenerateConfig
+from soundsight.loading import load_painter, painter_backend
+from soundsight.models.stackgan import StackGanConfig
+from soundsight.shapes.build import BuildReport
+from soundsight.shapes.render import make_scene, render_scene
+from soundsight.train.stackgan import StackGanTrainConfig, main
+
+TINY = StackGanConfig(condition_dim=16, noise_dim=8, width=8, d_width=8, residual_blocks=1)
+
+
+def _config(build: BuildReport, out: Path, stage: int, steps: int, **extra: object) -> StackGanTrainConfig:
+    return StackGanTrainConfig(data=build.out, out=out, stage=stage, model=TINY, steps=steps, batch_size=8,
+                               checkpoint_every=2, sample_every=2, log_every=1, validate_captions=4, progress=False,
+                               **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _losses(out: Path) -> dict[int, tuple[float, float]]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {row["step"]: (row["loss"], row["d_loss"]) for row in rows if "loss" in row}
+
+
+@pytest.fixture(scope="module")
+def stage1(small_build: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stackgan") / "stage1"
+    main(_config(small_build, out, 1, 4))
+    return out
+
+
+def test_the_renderer_draws_the_same_scene_at_128_px() -> None:
+    for args in (("star", "red", "small", "left", "blue"), ("heart", "sks", "big", "center", "blue")):
+        scene = make_scene(*args, rng=np.random.default_rng(1))
+        small, large = np.asarray(render_scene(scene)), np.asarray(render_scene(scene, 128))
+        assert large.shape == (128, 128, 3)
+        assert np.abs(to_canvas(large[None])[0].astype(float) - small).mean() < 1.0
+
+
+def test_stage1_trains_resumes_and_paints_one_picture_per_seed(stage1: Path, small_build: BuildReport,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    assert sorted(p.name for p in stage1.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert sorted(p.name for p in (stage1 / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
+    card = json.loads((stage1 / "model" / "training.json").read_text())
+    assert card["stage"] == 1 and 0.0 <= card["val_all_attributes"] <= 1.0
+    resumed = tmp_path / "resumed"
+    main(_config(small_build, resumed, 1, 2))
+    main(_config(small_build, resumed, 1, 4))
+    expected, got = _losses(stage1), _losses(resumed)
+    assert sorted(got) == sorted(expected) == [1, 2, 3, 4]  # each step once
+    assert [got[s] for s in expected] == [pytest.approx(expected[s], abs=1e-4) for s in expected]  # the same curve
+
+    assert painter_backend(stage1) == "stackgan"  # a run folder: its model/
+    painter = load_painter(stage1)
+    assert isinstance(painter, StackGanPainter) and painter.native_size == 64
+    first = painter.paint(["a red star", "a red star"], GenerateConfig(), [3, 4])
+    again = painter.paint(["a blue moon", "a red star"], GenerateConfig(), [9, 3])
+    assert first.shape == (2, 64, 64, 3) and 0.0 <= first.min() and first.max() <= 1.0
+    assert np.array_equal(first[0], again[1]) and not np.array_equal(first[0], first[1])
+
+
+def test_stage2_refines_stage1_to_128_px(stage1: Path, small_build: BuildReport, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--stage1"):
+        StackGanTrainConfig(data=small_build.out, stage=2)
+    main(_config(small_build, tmp_path / "stage2", 2, 2, stage1=stage1))
+    folder = tmp_path / "stage2" / "model"
+    assert json.loads((folder / "config.json").read_text())["stages"] == [1, 2]
+    both = StackGanPainter.from_folder(folder)
+    assert both.native_size == 128 and both.sampler_name(None) == "StackGAN"
+    assert both.paint(["a green cross"], GenerateConfig(), [0]).shape == (1, 128, 128, 3)
+    alone = StackGanPainter.from_folder(folder, stage=1)
+    assert alone.paint(["a green cross"], GenerateConfig(), [0]).shape == (1, 64, 64, 3)
+
+
+def test_what_a_stackgan_cannot_take_is_one_line(stage1: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "soundsight", "paint", "a red star", "--image-model", str(stage1), "-o"]
+    refused = subprocess.run([*command, str(tmp_path / "a"), "--steps", "5"], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].endswith("has no denoising steps to choose")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps({"model_type": "soundsight-stackgan", "stages": [1]}))
+    with pytest.raises(ModelNotFoundError, match="not a StackGAN this version reads"):
+        load_painter(tmp_path / "other")
