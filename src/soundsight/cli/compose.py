@@ -16,7 +16,7 @@ def compose(
     out: Path = OUT,
     seed: int = typer.Option(0, "--seed", help="Sample i is composed from seed + i."),
     num_images: int = typer.Option(1, "--num-images", help="Samples composed, ranked by our shape and word judges."),
-    w: float = typer.Option(0.8, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
+    w: float = typer.Option(0.4, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
     warm_start: int = typer.Option(5, "--warm-start", help="First steps denoised by the spectrogram model alone."),
     steps: int = typer.Option(25, "--steps", help="DDIM steps."),
     image_guidance: float = typer.Option(4.0, "--image-guidance", help="Guidance scale of the image model."),

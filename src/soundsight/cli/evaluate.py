@@ -321,7 +321,7 @@ def evaluate_compose(
     ),
     num_images: int = typer.Option(4, "--num-images", help="Samples a pair; the best is ranked by our judges."),
     steps: int = typer.Option(25, "--steps"),
-    w: float = typer.Option(0.8, "--w"),
+    w: float = typer.Option(0.4, "--w"),
     warm_start: int = typer.Option(5, "--warm-start"),
     image_guidance: float = typer.Option(4.0, "--image-guidance"),
     audio_guidance: float = typer.Option(8.0, "--audio-guidance"),
