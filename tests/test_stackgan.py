@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.backends.stackgan import StackGanPainter, to_canvas
+from soundsight.defaults import paints_spoken_shapes
 from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.generate import GenerateConfig
 from soundsight.loading import load_painter, painter_backend
@@ -58,7 +60,9 @@ def test_stage1_trains_resumes_and_paints_one_picture_per_seed(stage1: Path, sma
     assert [got[s] for s in expected] == [pytest.approx(expected[s], abs=1e-4) for s in expected]  # the same curve
 
     assert painter_backend(stage1) == "stackgan"  # a run folder: its model/
-    painter = load_painter(stage1)
+    checked = load_painter(stage1)  # it paints only Spoken Shapes: held to the world's rule as the bundled SD is
+    assert isinstance(checked, ShapesWorldPainter) and paints_spoken_shapes(stage1)
+    painter = checked.inner
     assert isinstance(painter, StackGanPainter) and painter.native_size == 64
     first = painter.paint(["a red star", "a red star"], GenerateConfig(), [3, 4])
     again = painter.paint(["a blue moon", "a red star"], GenerateConfig(), [9, 3])

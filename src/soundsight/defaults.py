@@ -12,6 +12,7 @@ from soundsight.generate import GenerateConfig
 HUB_ASR_MODEL = "openai/whisper-small"
 SPEECH_TRANSFORMER = "speech-transformer"  # the name of our shipped Speech-Transformer (--asr-model)
 STACKGAN, STACKGAN_STAGE1 = "stackgan", "stackgan-1"  # our shipped StackGAN (--image-model): Stage II, Stage I
+STACKGANS = (STACKGAN, STACKGAN_STAGE1)
 AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
@@ -67,7 +68,10 @@ def default_image_model() -> str:
 
 
 def _paint_settings(image_model: str | Path) -> dict | None:
+    """A model folder's PAINT_SETTINGS_FILE, or that of the model/ a training run's folder holds."""
     own = Path(image_model) / PAINT_SETTINGS_FILE
+    if not own.is_file():
+        own = Path(image_model) / "model" / PAINT_SETTINGS_FILE
     if not own.is_file():
         return None
     try:
@@ -81,8 +85,8 @@ def _paint_settings(image_model: str | Path) -> dict | None:
 
 def paints_spoken_shapes(image_model: str | Path) -> bool:
     """Whether `image_model` knows only the Spoken Shapes world: the bundled model, or one personalised from it
-    (its PAINT_SETTINGS_FILE says so)."""
-    if Path(image_model).resolve() == bundled_image_model_dir().resolve():
+    (its PAINT_SETTINGS_FILE says so), or our StackGAN (shipped, or a folder `soundsight train stackgan` saved)."""
+    if Path(image_model).resolve() == bundled_image_model_dir().resolve() or str(image_model) in STACKGANS:
         return True
     settings = _paint_settings(image_model)
     return bool(settings and settings.get("world") == SHAPES_WORLD)

@@ -30,7 +30,7 @@ from safetensors.torch import save_model
 from torch.optim.lr_scheduler import StepLR
 from tqdm.auto import tqdm
 
-from soundsight.defaults import bundled_image_model_dir
+from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD, bundled_image_model_dir
 from soundsight.errors import ConfigError
 from soundsight.files import read_jsonl, save_text
 from soundsight.loading import load_denoiser, load_tokenizer_folder, load_weights_into
@@ -118,6 +118,9 @@ def save_stackgan(folder: Path, config: StackGanConfig, generators: dict[int, to
     (partial / "config.json").write_text(json.dumps({**settings, "stages": sorted(generators)}, indent=2) + "\n")
     for stage, generator in generators.items():
         save_model(generator, str(partial / STAGE_WEIGHTS[stage]))
+    # it paints only this world (the prompt builder and the world's checks follow); steps and guidance unused
+    paint = {"world": SHAPES_WORLD, "steps": 1, "guidance": 0.0}
+    (partial / PAINT_SETTINGS_FILE).write_text(json.dumps(paint) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(partial, folder)
 
