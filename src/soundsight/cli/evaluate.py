@@ -359,3 +359,90 @@ def evaluate_compose(
                                       ceiling_clips=ceiling_clips))  # fmt: skip
     stdout.print((out / "report.md").read_text())
     stdout.print(f"{report['seconds_per_sample']} s a composed picture and sound; written to '{out}'")
+
+
+@app.command("routes")
+def evaluate_routes(
+    data: Path = typer.Argument(..., help="A `soundsight shapes build` folder (speech/test, scenes/test, novel)."),
+    out: Path = OUT,
+    asr_models: list[str] = typer.Option(
+        [],
+        "--asr-model",
+        help="An ASR to benchmark (repeatable) \\[default: our Whisper, moonshine, speech-transformer].",
+    ),
+    image_models: list[str] = typer.Option(
+        [], "--image-model", help="A painter to benchmark (repeatable) \\[default: our SD, stackgan, stackgan-1]."
+    ),
+    route_names: list[str] = typer.Option(
+        [], "--route", help="ASR:PAINTER, by the names given (repeatable) \\[default: every ASR with every painter]."
+    ),
+    heldout: Path | None = typer.Option(
+        None, "--heldout", help="A folder of clips in voices never trained on (metadata.jsonl with file_name, text)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N clips and captions of each split."),
+    seed: int = typer.Option(0, "--seed", help="Caption i is painted from seed + i."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Every ASR, painter and route from speech to picture on the same clips, captions and seeds: OUT/report.md,
+    OUT/report.json and OUT/plot.png (accuracy against seconds an item). Painters are scored alone: a picture
+    that reads back wrong is not painted again."""
+    from soundsight.backends.shapes_world import ShapesWorldPainter
+    from soundsight.defaults import bundled_asr_dir, default_generate_config, default_image_model
+    from soundsight.evaluate import routes
+    from soundsight.files import save_text
+    from soundsight.loading import load_asr, load_painter
+
+    attempt(lambda: check_new_outputs(out, None))
+    asr_names = asr_models or [str(bundled_asr_dir()), "moonshine", *_shipped("speech-transformer")]
+    painter_names = image_models or [default_image_model(), *_shipped("stackgan"), *_shipped("stackgan-1")]
+    chosen = attempt(lambda: _routes(route_names, asr_names, painter_names))
+    if heldout is not None and not (heldout / "metadata.jsonl").is_file():
+        attempt(lambda: _refuse(f"--heldout '{heldout}': no metadata.jsonl there"))
+    quiet_libraries()
+    asrs = {name: attempt(lambda n=name: load_asr(n, device=device)) for name in asr_names}  # type: ignore[misc]
+    painters = {}
+    for name in painter_names:
+        painter = attempt(lambda n=name: load_painter(n, device=device))  # type: ignore[misc]
+        if isinstance(painter, ShapesWorldPainter):
+            painter.check_captions = False
+        painters[name] = painter
+    configs = {name: default_generate_config(name) for name in painter_names}
+    report = attempt(lambda: routes.evaluate_routes(
+        asrs, painters, chosen, data, heldout=heldout, limit=limit, seed=seed, paint_configs=configs,
+        progress=not no_progress,
+    ))  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    save_text(json.dumps(asdict(report), indent=2) + "\n", out / "report.json")
+    save_text(routes.markdown(report), out / "report.md")
+    routes.plot(report, out / "plot.png")
+    stdout.print(routes.markdown(report))
+    stdout.print(f"written to '{out}'")
+
+
+def _shipped(name: str) -> list[str]:
+    """[name] where the named model ships in this package, else []."""
+    from soundsight.defaults import bundled_speech_transformer_dir, bundled_stackgan_dir
+
+    folder = bundled_speech_transformer_dir() if name == "speech-transformer" else bundled_stackgan_dir()
+    return [name] if (folder / "config.json").is_file() else []
+
+
+def _routes(given: list[str], asrs: list[str], painters: list[str]) -> list:
+    from soundsight.evaluate.routes import Route
+
+    if not given:
+        return [Route(a, p) for a in asrs for p in painters]
+    chosen = []
+    for text in given:
+        asr, _, painter = text.rpartition(":")
+        if asr not in asrs or painter not in painters:
+            _refuse(f"--route {text}: expected ASR:PAINTER with an --asr-model and an --image-model given")
+        chosen.append(Route(asr, painter))
+    return chosen
+
+
+def _refuse(message: str) -> None:
+    from soundsight.errors import ConfigError
+
+    raise ConfigError(message)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from tqdm.auto import tqdm
 
 from soundsight.compose import Composed, ComposeSettings
 from soundsight.evaluate.grid import verdict_grid
+from soundsight.evaluate.plots import labelled_scatter
 from soundsight.files import read_jsonl, save_png, save_text
 from soundsight.images_that_speak import (
     OUR_VOCODER,
@@ -122,26 +123,11 @@ def imprint(image_only: np.ndarray, audio_only: np.ndarray) -> np.ndarray:
     return np.round(image_only.astype(np.float32) / 255.0 * audio_only.astype(np.float32)).astype(np.uint8)
 
 
-def scatter(points: dict[str, tuple[float, float]], path: Path, size: int = 420) -> Path:
+def scatter(points: dict[str, tuple[float, float]], path: Path) -> Path:
     """Image-side score against audio-side score (%), one labelled point per setting."""
-    margin = 50
-    plot = Image.new("RGB", (size + 2 * margin, size + 2 * margin), "white")
-    draw, font = ImageDraw.Draw(plot), ImageFont.load_default()
-    draw.rectangle([margin, margin, margin + size, margin + size], outline="black")
-    for tick in range(0, 101, 20):
-        x, y = margin + tick * size / 100, margin + size - tick * size / 100
-        draw.text((x - 8, margin + size + 6), f"{tick}", fill="black", font=font)
-        draw.text((margin - 28, y - 6), f"{tick}", fill="black", font=font)
-    draw.text((margin + size // 2 - 60, margin + size + 24), "audio side heard right (%)", fill="black", font=font)
-    draw.text((6, 12), "image side read right (%)", fill="black", font=font)
-    taken: dict[tuple[int, int], int] = {}  # labels of points close together are stacked, not overprinted
-    for label, (image_score, audio_score) in points.items():
-        x, y = margin + audio_score * size / 100, margin + size - image_score * size / 100
-        draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=(40, 90, 220))
-        spot = (round(x / 40), round(y / 12))
-        draw.text((x + 6, y - 6 + 11 * taken.get(spot, 0)), label, fill="black", font=font)
-        taken[spot] = taken.get(spot, 0) + 1
-    return save_png(plot, path)
+    swapped = {label: (audio, image) for label, (image, audio) in points.items()}
+    return labelled_scatter(swapped, path, "audio side heard right (%)", "image side read right (%)",
+                            x_range=(0.0, 100.0))  # fmt: skip
 
 
 def evaluate(speaking: ImagesThatSpeak, moonshine: WordListener, settings: ComposeSettings, out: Path, *,

@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from soundsight.defaults import bundled_asr_dir, bundled_image_model_dir
+from soundsight.models.stackgan import StackGanConfig, Stage1Generator
+from soundsight.shapes.build import BuildReport
+from soundsight.train.stackgan import save_stackgan
+
+
+@pytest.fixture(scope="module")
+def random_stackgan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A StackGAN of random weights: a painter that reads back nothing of its captions."""
+    folder = tmp_path_factory.mktemp("gan") / "model"
+    config = StackGanConfig(condition_dim=16, noise_dim=8, width=8, d_width=8)
+    save_stackgan(folder, config, {1: Stage1Generator(config)})
+    return folder
+
+
+def test_one_table_scores_every_asr_painter_and_route(small_build: BuildReport, random_stackgan: Path,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    whisper, sd = str(bundled_asr_dir()), str(bundled_image_model_dir())
+    out = tmp_path / "routes"
+    command = [sys.executable, "-m", "soundsight", "evaluate", "routes", str(small_build.out), "-o", str(out),
+               "--asr-model", whisper, "--image-model", sd, "--image-model", str(random_stackgan), "--limit", "4",
+               "--no-progress"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    (asr,) = report["asrs"]
+    assert asr["name"] == whisper and asr["clips"] == 4 and asr["parameters"] > 1_000_000
+    assert asr["wer_clean"] is not None and asr["wer_clean"] <= 0.1  # our Whisper hears the test voices
+    painters = {p["name"]: p for p in report["painters"]}
+    assert painters[sd]["side_px"] == 64 and painters[sd]["test_all"] >= 0.5
+    assert painters[str(random_stackgan)]["test_all"] == 0.0  # random weights paint nothing readable
+    routes = {r["name"]: r for r in report["routes"]}
+    assert sorted(routes) == sorted([f"{whisper} -> {sd}", f"{whisper} -> {random_stackgan}"])
+    assert routes[f"{whisper} -> {sd}"]["all_attributes"] >= 0.5
+    assert routes[f"{whisper} -> {sd}"]["seconds_per_item"] > asr["seconds_per_clip"]
+    markdown = (out / "report.md").read_text()
+    assert "| route (speech -> picture) | all attributes | s / item |" in markdown
+    assert (out / "plot.png").stat().st_size > 1000
+
+
+def test_a_route_naming_no_given_model_is_one_line(small_build: BuildReport, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "soundsight", "evaluate", "routes", str(small_build.out), "-o",
+               str(tmp_path / "r"), "--asr-model", "moonshine", "--route", "speech-transformer:stackgan"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --route speech-transformer:stackgan")
+    assert not (tmp_path / "r").exists()
