@@ -5,6 +5,8 @@ bundled image model -> the verifier. WER is on the raw transcript against the sp
 Needs `apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts flite`.
 Run: python benchmarks/eval_heldout_voices.py [--per-voice N] [--asr-model NAME ...]
   ->  benchmarks/results/heldout_voices.json
+Or write the clips, as a speech split (16 kHz WAVs, metadata.jsonl with file_name, text, caption, voice), for
+`soundsight evaluate routes --heldout DIR`: python benchmarks/eval_heldout_voices.py --write DIR
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from soundsight.defaults import SHAPES_PAINT, default_asr_model, default_image_m
 from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.evaluate.wer import score_transcripts
+from soundsight.files import save_jsonl, save_wav
 from soundsight.loading import load_asr, load_painter
 from soundsight.prompt import PromptConfig, build_prompt
 from soundsight.shapes.plan import plan_item
@@ -111,9 +114,31 @@ def main(per_voice: int, asr_models: list[str]) -> None:
     print(f"wrote {write('heldout_voices', {'seed': SEED, 'per_voice': per_voice, 'paint': paint, 'models': models})}")
 
 
+def write_clips(per_voice: int, folder: Path) -> None:
+    """Every held-out voice saying the first `per_voice` captions, as a speech split in a new `folder`."""
+    folder.mkdir(parents=True)
+    plans = [plan_item(SEED, "test", i) for i in range(per_voice)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family, voices in VOICES.items():
+            for voice, command in voices.items():
+                for i, plan in enumerate(plans):
+                    name = f"{family}-{voice}-{i:03d}"
+                    waveform = load_audio(speak(command, plan.speech.text, Path(tmp), name))
+                    save_wav(waveform, 16_000, folder / f"{name}.wav")
+                    rows.append({"file_name": f"{name}.wav", "text": plan.speech.text, "caption": plan.caption,
+                                 "voice": f"{family}/{voice}", "snr_db": None})  # fmt: skip
+    save_jsonl(rows, folder / "metadata.jsonl")
+    print(f"wrote {len(rows)} clips to '{folder}'")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-voice", type=int, default=24)
     parser.add_argument("--asr-model", action="append", dest="asr_models", default=None)
+    parser.add_argument("--write", type=Path, default=None, help="Only write the clips into this new folder.")
     args = parser.parse_args()
-    main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"])
+    if args.write is not None:
+        write_clips(args.per_voice, args.write)
+    else:
+        main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"])
