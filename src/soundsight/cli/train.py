@@ -226,6 +226,9 @@ def train_speech_transformer(
     batch_size: int = typer.Option(32, "--batch-size", help="Global batch, split over processes."),
     learning_rate: float = typer.Option(1e-3, "--learning-rate"),
     warmup_steps: int = typer.Option(400, "--warmup-steps"),
+    ctc_weight: float = typer.Option(
+        0.3, "--ctc-weight", help="Share of the encoder's CTC loss (0: the decoder's alone)."
+    ),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
     validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
     log_every: int = typer.Option(10, "--log-every"),
@@ -241,8 +244,8 @@ def train_speech_transformer(
     quiet_libraries()
     config = attempt(lambda: speech_transformer.SpeechTransformerTrainConfig(
         data=tuple(data), out=out, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
-        warmup_steps=warmup_steps, checkpoint_every=checkpoint_every, validate_every=validate_every,
-        log_every=log_every, seed=seed, progress=not no_progress,
+        warmup_steps=warmup_steps, ctc_weight=ctc_weight, checkpoint_every=checkpoint_every,
+        validate_every=validate_every, log_every=log_every, seed=seed, progress=not no_progress,
         model=SpeechTransformerConfig(conv_channels=conv_channels, d_model=d_model, heads=heads,
                                       encoder_layers=encoder_layers, decoder_layers=decoder_layers, ffn_dim=ffn_dim),
     ))  # fmt: skip

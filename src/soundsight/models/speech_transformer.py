@@ -2,7 +2,9 @@
 
 A convolutional front end (two 3 x 3 convolutions of stride 2: time and frequency subsampled by 4), a
 Transformer encoder over the frames, a Transformer decoder over characters ("Attention is all you need",
-pre-norm), the output layer tied to the character embedding; greedy and beam search. The log-mel features
+pre-norm), the output layer tied to the character embedding; greedy and beam search. A CTC head on the
+encoder serves training only (the hybrid CTC/attention loss of ESPnet's Speech-Transformer recipes, which
+makes the decoder find the audio sooner); decoding is the attention decoder's alone. The log-mel features
 are computed inside the model from a 16 kHz waveform (25 ms Hann windows every 10 ms, Slaney mel bands,
 natural log, each clip normalised to zero mean and unit variance per band), so the folder it is saved in
 (config.json, model.safetensors) is all it needs.
@@ -15,6 +17,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -169,6 +172,7 @@ class SpeechTransformer(nn.Module):
         self.decoder_norm = nn.LayerNorm(d)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(d, config.vocab_size, bias=False)
+        self.ctc = nn.Linear(d, config.vocab_size)  # training aid: CTC over the encoder's frames (PAD is the blank)
         self.output.weight = self.embed.weight
         nn.init.normal_(self.embed.weight, std=d**-0.5)  # tied: unit-scale inputs (x sqrt(d)) and tame first logits
 
@@ -197,9 +201,15 @@ class SpeechTransformer(nn.Module):
             x = layer(x, memory, tgt_mask=causal, tgt_key_padding_mask=padding, memory_key_padding_mask=memory_padding)
         return self.output(self.decoder_norm(x))
 
-    def forward(self, features: torch.Tensor, frames: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, frames: torch.Tensor, tokens: torch.Tensor,
+                with_ctc: bool = False) -> Any:  # fmt: skip
+        """The decoder's logits; `with_ctc` also the CTC head's (B, S, vocab) log-probabilities over the encoder's
+        frames and each clip's frame count (training)."""
         memory, padding = self.encode(features, frames)
-        return self.decode(tokens, memory, padding)
+        logits = self.decode(tokens, memory, padding)
+        if not with_ctc:
+            return logits
+        return logits, F.log_softmax(self.ctc(memory).float(), dim=-1), (~padding).sum(1)
 
     @torch.no_grad()
     def greedy(self, memory: torch.Tensor, padding: torch.Tensor) -> list[list[int]]:

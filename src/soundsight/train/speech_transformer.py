@@ -4,7 +4,9 @@ Reads Spoken Shapes builds (DIR/speech/{train,val}, also what `soundsight shapes
 LJSpeech-format folders (metadata.csv rows `id|text|normalized text`, wavs/ID.wav; the last 5% of its rows
 are its val clips, never trained on). Each clip's log-mel features are computed once into OUT/cache; each
 batch gets SpecAugment (two frequency and two time masks); the loss is cross-entropy with label smoothing
-over the next character. AdamW with warm-up then cosine decay, under accelerate, checkpoints and resume.
+over the next character, beside (ctc_weight 0.3) a CTC loss on the encoder: without it, the decoder learnt
+the captions' grammar and ignored the audio for the first 600 steps on Spoken Shapes (val WER 87% at 500).
+AdamW with warm-up then cosine decay, under accelerate, checkpoints and resume.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class SpeechTransformerTrainConfig:
     warmup_steps: int = 400
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
+    ctc_weight: float = 0.3  # a CTC loss on the encoder beside the decoder's (ESPnet's recipes): alignments sooner
     freq_mask: int = 15  # SpecAugment: two bands of up to this many mel bins
     time_mask: float = 0.08  # and two spans of up to this share of the clip's frames
     checkpoint_every: int = 200
@@ -84,6 +87,8 @@ class SpeechTransformerTrainConfig:
             raise ConfigError("no --data: name a Spoken Shapes build or an LJSpeech-format folder")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing {self.label_smoothing}: must be in [0, 1)")
+        if not 0 <= self.ctc_weight < 1:
+            raise ConfigError(f"ctc_weight {self.ctc_weight}: must be in [0, 1)")
 
 
 def read_clips(folder: Path, split: str) -> list[Clip]:
@@ -233,9 +238,14 @@ def main(config: SpeechTransformerTrainConfig) -> Path:
         batch, frames, inputs, targets = make_batch(features, offsets, labels, rows)
         batch = spec_augment(batch, frames, config, generator)
         batch, frames, inputs, targets = (t.to(accelerator.device) for t in (batch, frames, inputs, targets))
-        logits = prepared(batch, frames, inputs)
+        logits, ctc_log_probs, ctc_frames = prepared(batch, frames, inputs, with_ctc=True)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=PAD,
                                label_smoothing=config.label_smoothing)  # fmt: skip
+        if config.ctc_weight > 0:
+            lengths = (targets != PAD).sum(1) - 1  # the text without its end
+            ctc = F.ctc_loss(ctc_log_probs.transpose(0, 1).float(), targets[:, :-1].clamp(min=0), ctc_frames,
+                             lengths, blank=PAD, zero_infinity=True)  # fmt: skip
+            loss = (1 - config.ctc_weight) * loss + config.ctc_weight * ctc
         update(accelerator, loss, prepared.parameters(), optimizer, scheduler)
         step += 1
         end_step(accelerator, config, out, step, loss, bar, start, lr=scheduler.get_last_lr()[0])
