@@ -9,6 +9,7 @@ import soundfile as sf
 import soxr
 
 from soundsight.asr import check_asr_options, transcribe
+from soundsight.audio import load_audio
 from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.loading import asr_backend, load_asr
 from soundsight.models.speech_transformer import (
@@ -104,3 +105,12 @@ def test_folders_that_hold_no_speech_transformer_are_one_line(tmp_path: Path) ->
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(ModelNotFoundError, match="not a Speech-Transformer this version reads"):
         load_asr(tmp_path)
+
+
+def test_the_shipped_speech_transformer_hears_the_example_recording() -> None:
+    asr = load_asr("speech-transformer")
+    assert asr_backend("speech-transformer") == "speech-transformer" and asr.name == "speech-transformer"
+    waveform = load_audio(Path(__file__).parent.parent / "examples" / "red-star.wav")
+    heard = transcribe(waveform, asr)
+    assert heard.text == "can you draw a small red star on the left on a blue background"
+    assert heard.language == "en" and heard.runtime == "torch float32 on cpu"
