@@ -31,15 +31,15 @@ def test_one_table_scores_every_asr_painter_and_route(small_build: BuildReport, 
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     (asr,) = report["asrs"]
-    assert asr["name"] == whisper and asr["clips"] == 4 and asr["parameters"] > 1_000_000
+    assert asr["name"] == "whisper_shapes" and asr["clips"] == 4 and asr["parameters"] > 1_000_000
     assert asr["wer_clean"] is not None and asr["wer_clean"] <= 0.1  # our Whisper hears the test voices
-    painters = {p["name"]: p for p in report["painters"]}
-    assert painters[sd]["side_px"] == 64 and painters[sd]["test_all"] >= 0.5
-    assert painters[str(random_stackgan)]["test_all"] == 0.0  # random weights paint nothing readable
+    painters = {p["name"]: p for p in report["painters"]}  # folders by their own names
+    assert painters["sd_shapes"]["side_px"] == 64 and painters["sd_shapes"]["test_all"] >= 0.5
+    assert painters["model"]["test_all"] == 0.0  # the random StackGAN: random weights paint nothing readable
     routes = {r["name"]: r for r in report["routes"]}
-    assert sorted(routes) == sorted([f"{whisper} -> {sd}", f"{whisper} -> {random_stackgan}"])
-    assert routes[f"{whisper} -> {sd}"]["all_attributes"] >= 0.5
-    assert routes[f"{whisper} -> {sd}"]["seconds_per_item"] > asr["seconds_per_clip"]
+    assert sorted(routes) == ["whisper_shapes -> model", "whisper_shapes -> sd_shapes"]
+    assert routes["whisper_shapes -> sd_shapes"]["all_attributes"] >= 0.5
+    assert routes["whisper_shapes -> sd_shapes"]["seconds_per_item"] > asr["seconds_per_clip"]
     markdown = (out / "report.md").read_text()
     assert "| route (speech -> picture) | all attributes | s / item |" in markdown
     assert (out / "plot.png").stat().st_size > 1000

@@ -93,6 +93,8 @@ def test_the_cli_transcribes_with_a_run_folder(trained: Path, ljspeech: Path) ->
 
 
 def test_a_resumed_run_refuses_other_settings(trained: Path, ljspeech: Path) -> None:
+    with pytest.raises(ConfigError, match="^steps 0: must be positive$"):
+        SpeechTransformerTrainConfig(data=(ljspeech,), steps=0)
     other = SpeechTransformerConfig(d_model=32, heads=2, encoder_layers=1, decoder_layers=1, ffn_dim=64,
                                     conv_channels=8, max_seconds=3.0, max_chars=24)  # fmt: skip
     with pytest.raises(ConfigError, match="d_model"):

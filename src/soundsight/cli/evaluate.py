@@ -400,14 +400,15 @@ def evaluate_routes(
     if heldout is not None and not (heldout / "metadata.jsonl").is_file():
         attempt(lambda: _refuse(f"--heldout '{heldout}': no metadata.jsonl there"))
     quiet_libraries()
-    asrs = {name: attempt(lambda n=name: load_asr(n, device=device)) for name in asr_names}  # type: ignore[misc]
+    asrs = {_label(name): attempt(lambda n=name: load_asr(n, device=device)) for name in asr_names}  # type: ignore[misc]
     painters = {}
     for name in painter_names:
         painter = attempt(lambda n=name: load_painter(n, device=device))  # type: ignore[misc]
         if isinstance(painter, ShapesWorldPainter):
             painter.check_captions = False
-        painters[name] = painter
-    configs = {name: default_generate_config(name) for name in painter_names}
+        painters[_label(name)] = painter
+    configs = {_label(name): default_generate_config(name) for name in painter_names}
+    chosen = [routes.Route(_label(r.asr), _label(r.painter)) for r in chosen]
     report = attempt(lambda: routes.evaluate_routes(
         asrs, painters, chosen, data, heldout=heldout, limit=limit, seed=seed, paint_configs=configs,
         progress=not no_progress,
@@ -418,6 +419,11 @@ def evaluate_routes(
     routes.plot(report, out / "plot.png")
     stdout.print(routes.markdown(report))
     stdout.print(f"written to '{out}'")
+
+
+def _label(name: str) -> str:
+    """How the report names a model: a folder by its own name (our shipped ones: whisper_shapes, sd_shapes)."""
+    return Path(name).name if Path(name).expanduser().is_dir() else name
 
 
 def _shipped(name: str) -> list[str]:

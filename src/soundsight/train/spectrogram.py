@@ -34,7 +34,7 @@ from soundsight.models.image_model import assemble_pipeline, training_scheduler
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import encode_latents, tokenize
-from soundsight.train.steps import end_step, update
+from soundsight.train.steps import check_batch_split, check_positive, end_step, update
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,7 @@ class SpectrogramTrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every")
         if not 0 <= self.p_drop_word < 1:
             raise ConfigError(f"p_drop_word {self.p_drop_word}: must be in [0, 1)")
 
@@ -78,9 +76,7 @@ def word_pictures(data: Path, split: str) -> tuple[np.ndarray, list[str]]:
 def main(config: SpectrogramTrainConfig) -> Path:
     """Fine-tune (or resume) the UNet on word spectrograms; save the pipeline in config.out/model."""
     accelerator = Accelerator()
-    if config.batch_size % accelerator.num_processes:
-        raise ConfigError(f"batch_size {config.batch_size}: must split evenly over {accelerator.num_processes} "
-                          "processes")  # fmt: skip
+    check_batch_split(accelerator, config.batch_size)
     source = config.init_from or bundled_image_model_dir()
     out = config.out
     out.mkdir(parents=True, exist_ok=True)

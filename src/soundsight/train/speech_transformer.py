@@ -42,7 +42,7 @@ from soundsight.models.speech_transformer import (
 )
 from soundsight.train.batches import append_log, batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.steps import end_step, update
+from soundsight.train.steps import check_batch_split, check_positive, end_step, update
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,7 @@ class SpeechTransformerTrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every")
         if not self.data:
             raise ConfigError("no --data: name a Spoken Shapes build or an LJSpeech-format folder")
         if not 0 <= self.label_smoothing < 1:
@@ -199,9 +197,7 @@ def save_speech_transformer(model: SpeechTransformer, folder: Path) -> None:
 def main(config: SpeechTransformerTrainConfig) -> Path:
     """Train (or resume) and save the model in config.out/model."""
     accelerator = Accelerator()
-    if config.batch_size % accelerator.num_processes:
-        raise ConfigError(f"batch_size {config.batch_size}: must split evenly over {accelerator.num_processes} "
-                          "processes")  # fmt: skip
+    check_batch_split(accelerator, config.batch_size)
     set_seed(config.seed)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)

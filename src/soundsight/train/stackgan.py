@@ -47,7 +47,7 @@ from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import tokenize
 from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
-from soundsight.train.steps import end_step
+from soundsight.train.steps import check_batch_split, check_positive, end_step
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ class StackGanTrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "decay_every"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} {getattr(self, name)}: must be positive")
+        check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "decay_every")
         if self.stage not in (1, 2):
             raise ConfigError(f"--stage {self.stage}: expected 1 or 2")
         if self.stage == 2 and self.stage1 is None:
@@ -135,9 +133,7 @@ def main(config: StackGanTrainConfig) -> Path:
     from soundsight.backends.stackgan import StackGanPainter
 
     accelerator = Accelerator()
-    if config.batch_size % accelerator.num_processes:
-        raise ConfigError(f"batch_size {config.batch_size}: must split evenly over {accelerator.num_processes} "
-                          "processes")  # fmt: skip
+    check_batch_split(accelerator, config.batch_size)
     set_seed(config.seed)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)

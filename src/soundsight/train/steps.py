@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import torch
 from accelerate import Accelerator
 
+from soundsight.errors import ConfigError
 from soundsight.train.batches import append_log
 from soundsight.train.checkpoints import LOG_NAME, save_checkpoint
 
@@ -28,6 +29,19 @@ class LoopSettings(Protocol):
     def checkpoint_every(self) -> int: ...
     @property
     def keep_checkpoints(self) -> int: ...
+
+
+def check_positive(config: object, *names: str) -> None:
+    """Raise ConfigError naming the first of `names` whose value in `config` is not above zero."""
+    for name in names:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{name} {getattr(config, name)}: must be positive")
+
+
+def check_batch_split(accelerator: Accelerator, batch_size: int) -> None:
+    """Raise ConfigError unless the global batch splits evenly over the processes."""
+    if batch_size % accelerator.num_processes:
+        raise ConfigError(f"batch_size {batch_size}: must split evenly over {accelerator.num_processes} processes")
 
 
 def update(accelerator: Accelerator, loss: torch.Tensor, parameters: Iterable[torch.nn.Parameter],
