@@ -11,7 +11,7 @@ from soundsight.backends.stackgan import StackGanPainter, to_canvas
 from soundsight.defaults import paints_spoken_shapes
 from soundsight.errors import ConfigError, ModelNotFoundError
 from soundsight.generate import GenerateConfig
-from soundsight.loading import load_painter, painter_backend
+from soundsight.loading import load_painter, load_stackgan, painter_backend
 from soundsight.models.stackgan import StackGanConfig
 from soundsight.shapes.build import BuildReport
 from soundsight.shapes.render import make_scene, render_scene
@@ -76,10 +76,10 @@ def test_stage2_refines_stage1_to_128_px(stage1: Path, small_build: BuildReport,
     main(_config(small_build, tmp_path / "stage2", 2, 2, stage1=stage1))
     folder = tmp_path / "stage2" / "model"
     assert json.loads((folder / "config.json").read_text())["stages"] == [1, 2]
-    both = StackGanPainter.from_folder(folder)
+    both = load_stackgan(folder)
     assert both.native_size == 128 and both.sampler_name(None) == "StackGAN"
     assert both.paint(["a green cross"], GenerateConfig(), [0]).shape == (1, 128, 128, 3)
-    alone = StackGanPainter.from_folder(folder, stage=1)
+    alone = load_stackgan(folder, stage=1)
     assert alone.paint(["a green cross"], GenerateConfig(), [0]).shape == (1, 64, 64, 3)
 
 

@@ -25,6 +25,7 @@ from soundsight.defaults import (
     STACKGAN,
     STACKGAN_STAGE1,
     bundled_adapter_dir,
+    bundled_image_model_dir,
     bundled_shape_classifier_dir,
     bundled_speech_transformer_dir,
     bundled_stackgan_dir,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
     from soundsight.backends.openvino_whisper import OpenVinoWhisper
     from soundsight.backends.speech_transformer import SpeechTransformerAsr
+    from soundsight.backends.stackgan import StackGanPainter
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
     from soundsight.models.sound_gate import SoundGate
@@ -527,8 +529,6 @@ def load_stackgan_painter(name: str | Path, *, device: str = "auto", lora: Path 
                           **options: Any) -> Painter:  # fmt: skip
     """StackGAN behind the painter interface: the shipped one ("stackgan": Stage II; "stackgan-1": its Stage I)
     or a folder saved by `soundsight train stackgan` (its last stage), in torch float32 on `device`."""
-    from soundsight.backends.stackgan import StackGanPainter
-
     if dtype_name(options.get("dtype", "auto")) not in ("auto", "float32") or options.get("backend", "auto") not in (
         "auto",
         "torch",
@@ -540,7 +540,47 @@ def load_stackgan_painter(name: str | Path, *, device: str = "auto", lora: Path 
         folder, stage = run_model_folder(name), None
     if not (folder / CONFIG_NAME).is_file():
         raise ModelNotFoundError(f"image model '{name}': no StackGAN there ({folder} holds no {CONFIG_NAME})")
-    return StackGanPainter.from_folder(folder, stage=stage, name=str(name), device=str(resolve_device(device)))
+    return load_stackgan(folder, stage=stage, name=str(name), device=str(resolve_device(device)))
+
+
+STACKGAN_WEIGHTS = {1: "stage1.safetensors", 2: "stage2.safetensors"}
+
+
+def load_stackgan(folder: Path, *, stage: int | None = None, name: str | None = None,
+                  device: str = "cpu") -> StackGanPainter:  # fmt: skip
+    """The generators `soundsight train stackgan` saved in `folder` (config.json, stage1.safetensors,
+    stage2.safetensors), painting with its last stage or `stage`; prompts embedded by the bundled image
+    model's text encoder, as in training."""
+    from soundsight.backends.stackgan import StackGanPainter
+    from soundsight.models.stackgan import MODEL_TYPE, StackGanConfig, Stage1Generator, Stage2Generator
+
+    label = name or str(folder)
+    try:
+        settings = json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, ValueError) as e:
+        raise ModelNotFoundError(f"image model '{label}': no readable {CONFIG_NAME} ({e})") from e
+    if settings.get("model_type") != MODEL_TYPE:
+        raise ModelNotFoundError(f"image model '{label}': its {CONFIG_NAME} is not a StackGAN's")
+    stages = [int(s) for s in settings.get("stages", [1])]
+    stage = max(stages) if stage is None else stage
+    if stage not in stages:
+        raise ConfigError(f"image model '{label}': holds stage {', '.join(map(str, stages))}, not {stage}")
+    try:
+        config = StackGanConfig.from_dict(settings)
+        stage1 = Stage1Generator(config)
+        load_weights_into(stage1, folder / STACKGAN_WEIGHTS[1])
+        stage2 = None
+        if stage == 2:
+            stage2 = Stage2Generator(config)
+            load_weights_into(stage2, folder / STACKGAN_WEIGHTS[2])
+    except (ConfigError, OSError, ValueError, RuntimeError) as e:
+        raise ModelNotFoundError(f"image model '{label}': not a StackGAN this version reads ({e})") from e
+    text_model = bundled_image_model_dir()
+    text_encoder = load_denoiser(text_model)[0]
+    tokenizer = load_tokenizer_folder(text_model / "tokenizer")
+    target = torch.device(device)
+    return StackGanPainter(label, config, stage1.to(target), stage2.to(target) if stage2 else None,
+                           text_encoder.to(target), tokenizer)  # fmt: skip
 
 
 def load_diffusers_painter(name: str | Path, **options: Any) -> Painter:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from soundsight.errors import ConfigError, ModelNotFoundError
+from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig, PainterCapabilities
-from soundsight.models.stackgan import MODEL_TYPE, StackGanConfig, Stage1Generator, Stage2Generator
+from soundsight.models.image_model import MAX_TOKENS
+from soundsight.models.stackgan import StackGanConfig, Stage1Generator, Stage2Generator
 from soundsight.runtime import Runtime
 from soundsight.shapes.spec import CANVAS_PX
 
-STAGE_WEIGHTS = {1: "stage1.safetensors", 2: "stage2.safetensors"}
 CAPABILITIES = PainterCapabilities()  # no steps, guidance, scheduler, negative prompt, embeddings, LoRA or sizes
 
 
@@ -44,42 +42,6 @@ class StackGanPainter:
         self.tokenizer = tokenizer
         self.runtime = Runtime("torch", "float32", str(next(stage1.parameters()).device.type))
 
-    @classmethod
-    def from_folder(cls, folder: Path, *, stage: int | None = None, name: str | None = None,
-                    device: str = "cpu") -> StackGanPainter:  # fmt: skip
-        """The generators saved in `folder` (config.json, stage1.safetensors, stage2.safetensors), painting with
-        its last stage or `stage`; prompts are embedded by the bundled image model's text encoder."""
-        from soundsight.defaults import bundled_image_model_dir
-        from soundsight.loading import load_denoiser, load_tokenizer_folder, load_weights_into
-
-        config_file = folder / "config.json"
-        try:
-            settings = json.loads(config_file.read_text())
-        except (OSError, ValueError) as e:
-            raise ModelNotFoundError(f"image model '{name or folder}': no readable config.json ({e})") from e
-        if settings.get("model_type") != MODEL_TYPE:
-            raise ModelNotFoundError(f"image model '{name or folder}': its config.json is not a StackGAN's")
-        stages = [int(s) for s in settings.get("stages", [1])]
-        stage = max(stages) if stage is None else stage
-        if stage not in stages:
-            raise ConfigError(f"image model '{name or folder}': holds stage {', '.join(map(str, stages))}, not {stage}")
-        try:
-            config = StackGanConfig.from_dict(settings)
-            stage1 = Stage1Generator(config)
-            load_weights_into(stage1, folder / STAGE_WEIGHTS[1])
-            stage2 = None
-            if stage == 2:
-                stage2 = Stage2Generator(config)
-                load_weights_into(stage2, folder / STAGE_WEIGHTS[2])
-        except (ConfigError, OSError, ValueError, RuntimeError) as e:
-            raise ModelNotFoundError(f"image model '{name or folder}': not a StackGAN this version reads ({e})") from e
-        text_model = bundled_image_model_dir()
-        text_encoder = load_denoiser(text_model)[0]
-        tokenizer = load_tokenizer_folder(text_model / "tokenizer")
-        target = torch.device(device)
-        return cls(name or str(folder), config, stage1.to(target), stage2.to(target) if stage2 else None,
-                   text_encoder.to(target), tokenizer)  # fmt: skip
-
     @property
     def native_size(self) -> int:
         return self.config.stage2_size if self.stage2 is not None else self.config.stage1_size
@@ -93,11 +55,11 @@ class StackGanPainter:
 
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
         """(N, 1, D): each prompt's pooled text embedding, what the generators are conditioned on."""
-        from soundsight.train.diffusion import tokenize
-
         device = next(self.stage1.parameters()).device
+        ids = self.tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS,
+                             truncation=True, return_tensors="pt").input_ids  # as in training  # fmt: skip
         with torch.no_grad():
-            return self._text_encoder(tokenize(self.tokenizer, prompts).to(device)).pooler_output[:, None]
+            return self._text_encoder(ids.to(device)).pooler_output[:, None]
 
     @torch.no_grad()
     def paint(self, prompts: list[str] | None, config: GenerateConfig, seeds: list[int], *,

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD, bundled_image_model_dir
 from soundsight.errors import ConfigError
 from soundsight.files import read_jsonl, save_text
-from soundsight.loading import load_denoiser, load_tokenizer_folder, load_weights_into
+from soundsight.loading import STACKGAN_WEIGHTS, load_denoiser, load_stackgan, load_tokenizer_folder, load_weights_into
 from soundsight.models.stackgan import (
     Discriminator,
     StackGanConfig,
@@ -50,8 +50,6 @@ from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 
 logger = logging.getLogger(__name__)
-
-STAGE_WEIGHTS = {1: "stage1.safetensors", 2: "stage2.safetensors"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class StackGanTrainConfig:
 
 def stage_folder(path: Path) -> Path:
     """A StackGAN model folder: `path` itself, or the model/ of a run folder."""
-    return path / "model" if not (path / STAGE_WEIGHTS[1]).is_file() and (path / "model").is_dir() else path
+    return path / "model" if not (path / STACKGAN_WEIGHTS[1]).is_file() and (path / "model").is_dir() else path
 
 
 def scenes_at(data: Path, split: str, count: int, side: int, cache: Path, progress: bool) -> np.ndarray:
@@ -115,7 +113,7 @@ def save_stackgan(folder: Path, config: StackGanConfig, generators: dict[int, to
     settings = json.loads((partial / "config.json").read_text())
     (partial / "config.json").write_text(json.dumps({**settings, "stages": sorted(generators)}, indent=2) + "\n")
     for stage, generator in generators.items():
-        save_model(generator, str(partial / STAGE_WEIGHTS[stage]))
+        save_model(generator, str(partial / STACKGAN_WEIGHTS[stage]))
     # it paints only this world (the prompt builder and the world's checks follow); steps and guidance unused
     paint = {"world": SHAPES_WORLD, "steps": 1, "guidance": 0.0}
     (partial / PAINT_SETTINGS_FILE).write_text(json.dumps(paint) + "\n")
@@ -130,8 +128,6 @@ def _adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 def main(config: StackGanTrainConfig) -> Path:
     """Train (or resume) one stage; save the model (Stage I, or Stage I and II) in config.out/model."""
-    from soundsight.backends.stackgan import StackGanPainter
-
     accelerator = Accelerator()
     check_batch_split(accelerator, config.batch_size)
     set_seed(config.seed)
@@ -146,11 +142,11 @@ def main(config: StackGanTrainConfig) -> Path:
     if config.stage == 2:
         assert config.stage1 is not None
         stage1_folder = stage_folder(config.stage1)
-        if not (stage1_folder / STAGE_WEIGHTS[1]).is_file():
-            raise ConfigError(f"--stage1 '{config.stage1}': no {STAGE_WEIGHTS[1]} there (train --stage 1 first)")
+        if not (stage1_folder / STACKGAN_WEIGHTS[1]).is_file():
+            raise ConfigError(f"--stage1 '{config.stage1}': no {STACKGAN_WEIGHTS[1]} there (train --stage 1 first)")
         model_config = StackGanConfig.from_dict(json.loads((stage1_folder / "config.json").read_text()))
         stage1 = Stage1Generator(model_config)
-        load_weights_into(stage1, stage1_folder / STAGE_WEIGHTS[1])
+        load_weights_into(stage1, stage1_folder / STACKGAN_WEIGHTS[1])
         stage1.eval().requires_grad_(False).to(accelerator.device)
     with accelerator.main_process_first():
         scenes = load_scenes(config.data, "train", out / "cache", progress=show)
@@ -225,7 +221,7 @@ def main(config: StackGanTrainConfig) -> Path:
         trained = {1: accelerator.unwrap_model(generator)} if config.stage == 1 else {
             1: stage1, 2: accelerator.unwrap_model(generator)}  # fmt: skip
         save_stackgan(final, model_config, {s: g.cpu() for s, g in trained.items()})
-        painter = StackGanPainter.from_folder(final, stage=config.stage)
+        painter = load_stackgan(final, stage=config.stage)
         score = _val_score(painter, val_captions[: config.validate_captions])
         card = {"stage": config.stage, "data": str(config.data), "scenes": len(targets), "steps": config.steps,
                 "seconds": round(time.perf_counter() - start, 1), "val_all_attributes": score}  # fmt: skip
