@@ -22,6 +22,7 @@ from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted, split_rows
 from soundsight.evaluate.plots import labelled_scatter
 from soundsight.evaluate.wer import score_transcripts
+from soundsight.files import read_jsonl
 from soundsight.generate import GenerateConfig, Painter
 from soundsight.prompt import PromptConfig, build_prompt
 
@@ -174,8 +175,6 @@ def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], r
 
 
 def _heldout_rows(folder: Path) -> list[dict[str, Any]]:
-    from soundsight.files import read_jsonl
-
     return read_jsonl(folder / "metadata.jsonl")
 
 
