@@ -70,11 +70,17 @@ def test_stage1_trains_resumes_and_paints_one_picture_per_seed(stage1: Path, sma
     assert np.array_equal(first[0], again[1]) and not np.array_equal(first[0], first[1])
 
 
-def test_stage2_refines_stage1_to_128_px(stage1: Path, small_build: BuildReport, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def stage2(stage1: Path, small_build: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("stackgan") / "stage2"
+    main(_config(small_build, out, 2, 2, stage1=stage1))
+    return out / "model"
+
+
+def test_stage2_refines_stage1_to_128_px(stage2: Path, small_build: BuildReport) -> None:
     with pytest.raises(ConfigError, match="--stage1"):
         StackGanTrainConfig(data=small_build.out, stage=2)
-    main(_config(small_build, tmp_path / "stage2", 2, 2, stage1=stage1))
-    folder = tmp_path / "stage2" / "model"
+    folder = stage2
     assert json.loads((folder / "config.json").read_text())["stages"] == [1, 2]
     both = load_stackgan(folder)
     assert both.native_size == 128 and both.sampler_name(None) == "StackGAN"
@@ -93,3 +99,25 @@ def test_what_a_stackgan_cannot_take_is_one_line(stage1: Path, tmp_path: Path) -
     (tmp_path / "other" / "config.json").write_text(json.dumps({"model_type": "soundsight-stackgan", "stages": [1]}))
     with pytest.raises(ModelNotFoundError, match="not a StackGAN this version reads"):
         load_painter(tmp_path / "other")
+
+
+def test_evaluate_stackgan_writes_both_stages_and_the_variety(stage2: Path, small_build: BuildReport,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "report"
+    command = [sys.executable, "-m", "soundsight", "evaluate", "stackgan", str(stage2), "--data",
+               str(small_build.out), "-o", str(out), "--against", str(stage2), "--limit", "4", "--seeds", "2",
+               "--variety-captions", "2", "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in report["stages"]] == ["model stage 1", "model stage 2"]
+    assert [r["side_px"] for r in report["stages"]] == [64, 128] and report["iou_side_px"] == 128
+    assert 0.5 < report["iou_world"] < 1.0  # the spec's jitter alone moves the outline
+    assert all(0.0 <= r["full_size_iou"] <= 1.0 for r in report["stages"])
+    assert [v["name"] for v in report["variety"]] == ["model stage 1", "model stage 2", "model"]
+    assert report["settings"]["captions"] == {"test": 4, "novel": 4}
+    assert sorted(p.name for p in out.glob("variety-*.png")) == [
+        "variety-model-stage-1.png", "variety-model-stage-2.png", "variety-model.png"]  # fmt: skip
+    assert "object IoU at 128 px" in (out / "report.md").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "Traceback" not in again.stderr and str(out) in again.stderr.strip()

@@ -534,13 +534,16 @@ def load_stackgan_painter(name: str | Path, *, device: str = "auto", lora: Path 
         "torch",
     ):
         raise ConfigError(f"image model '{name}': StackGAN paints in torch float32 only")
-    if str(name) in NAMED_PAINTERS:
-        folder, stage = bundled_stackgan_dir(), NAMED_PAINTERS[str(name)]
-    else:
-        folder, stage = run_model_folder(name), None
+    stage = NAMED_PAINTERS.get(str(name))
+    return load_stackgan(stackgan_folder(name), stage=stage, name=str(name), device=str(resolve_device(device)))
+
+
+def stackgan_folder(name: str | Path) -> Path:
+    """The folder of the StackGAN `name` names: the shipped one, a model folder, or a training run's model."""
+    folder = bundled_stackgan_dir() if str(name) in NAMED_PAINTERS else run_model_folder(name)
     if not (folder / CONFIG_NAME).is_file():
         raise ModelNotFoundError(f"image model '{name}': no StackGAN there ({folder} holds no {CONFIG_NAME})")
-    return load_stackgan(folder, stage=stage, name=str(name), device=str(resolve_device(device)))
+    return folder
 
 
 STACKGAN_WEIGHTS = {1: "stage1.safetensors", 2: "stage2.safetensors"}

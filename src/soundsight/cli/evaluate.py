@@ -421,6 +421,58 @@ def evaluate_routes(
     stdout.print(f"written to '{out}'")
 
 
+@app.command("stackgan")
+def evaluate_stackgan(
+    model: str = typer.Argument("stackgan", help="The shipped StackGAN, a model folder or a training run."),
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder."),
+    out: Path = OUT,
+    against: list[str] = typer.Option(
+        [], "--against", help="Another painter whose variety is measured beside it (repeatable) \\[default: our SD]."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N captions of the test and novel splits."),
+    seeds: int = typer.Option(8, "--seeds", help="Pictures of each caption for the variety."),
+    variety_captions: int = typer.Option(12, "--variety-captions", help="Object-only captions for the variety."),
+    seed: int = typer.Option(0, "--seed", help="Caption i is painted from seed + i."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """StackGAN's stages side by side: read at 64 px on test and novel, the object's IoU at full size (Stage I
+    upsampled), and variety over seeds beside other painters: OUT/report.md, OUT/report.json, OUT/variety-*.png."""
+    from soundsight.defaults import default_generate_config, default_image_model
+    from soundsight.evaluate import stackgan
+    from soundsight.files import save_text
+    from soundsight.loading import load_painter, load_stackgan, resolve_device, stackgan_folder
+    from soundsight.models.stackgan import MODEL_TYPE
+
+    attempt(lambda: check_new_outputs(out, None))
+    if seeds < 2 or variety_captions < 1:
+        attempt(lambda: _refuse(f"--seeds {seeds}, --variety-captions {variety_captions}: need 2 seeds, 1 caption"))
+    if not (data / "scenes" / "test" / "metadata.jsonl").is_file():
+        attempt(lambda: _refuse(f"--data '{data}': no scenes/test/metadata.jsonl (build it with shapes build)"))
+    folder = attempt(lambda: stackgan_folder(model))
+    held = json.loads((folder / "config.json").read_text())
+    if held.get("model_type") != MODEL_TYPE:
+        attempt(lambda: _refuse(f"'{model}': not a StackGAN"))
+    quiet_libraries()
+    on = str(resolve_device(device))
+    stages: dict[str, Painter] = {}
+    for stage in held.get("stages", [1]):
+        stages[f"{_label(model)} stage {stage}"] = attempt(lambda s=stage: load_stackgan(folder, stage=s, device=on))  # type: ignore[misc]
+    others: dict[str, Painter] = {}
+    for name in against or [default_image_model()]:
+        others[_label(name)] = attempt(lambda n=name: load_painter(n, device=device))  # type: ignore[misc]
+    configs = {_label(n): default_generate_config(n) for n in against or [default_image_model()]}
+    out.mkdir(parents=True)
+    report = attempt(lambda: stackgan.evaluate_stackgan(
+        stages, others, data, out, configs=configs, limit=limit, seed=seed, seeds=seeds,
+        variety_captions=variety_captions, progress=not no_progress,
+    ))  # fmt: skip
+    save_text(json.dumps(asdict(report), indent=2) + "\n", out / "report.json")
+    save_text(stackgan.markdown(report), out / "report.md")
+    stdout.print(stackgan.markdown(report))
+    stdout.print(f"written to '{out}'")
+
+
 def _label(name: str) -> str:
     """How the report names a model: a folder by its own name (our shipped ones: whisper_shapes, sd_shapes)."""
     return Path(name).name if Path(name).expanduser().is_dir() else name
