@@ -7,6 +7,9 @@ Run: python benchmarks/eval_heldout_voices.py [--per-voice N] [--asr-model NAME 
   ->  benchmarks/results/heldout_voices.json
 Or write the clips, as a speech split (16 kHz WAVs, metadata.jsonl with file_name, text, caption, voice), for
 `soundsight evaluate routes --heldout DIR`: python benchmarks/eval_heldout_voices.py --write DIR
+Or the 14 spoken words in those voices, as a words split (the spec's 16,128-sample window; metadata.jsonl with
+file_name, word, voice, snr_db), each word clean and again under white noise at 10-20 dB SNR, for
+`soundsight evaluate words`: python benchmarks/eval_heldout_voices.py --write-words DIR
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ import numpy as np
 from common import write
 
 from soundsight.asr import transcribe
-from soundsight.audio import load_audio
+from soundsight.audio import load_audio, trim_silence
 from soundsight.defaults import SHAPES_PAINT, default_asr_model, default_image_model
 from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.files import save_jsonl, save_wav
 from soundsight.loading import load_asr, load_painter
+from soundsight.mfcc import WORD_WINDOW
 from soundsight.prompt import PromptConfig, build_prompt
 from soundsight.shapes.plan import plan_item
+from soundsight.shapes.words import WORDS
 
 SEED = 7  # not the seed of any build we train on: captions nobody trained on either
 VOICES = {  # family -> voice -> command that writes a WAV of TEXT_FILE to OUT
@@ -132,13 +137,43 @@ def write_clips(per_voice: int, folder: Path) -> None:
     print(f"wrote {len(rows)} clips to '{folder}'")
 
 
+def write_words(folder: Path) -> None:
+    """Every held-out voice saying each of the 14 words, clean and noisy, placed in the word window."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(SEED)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family, voices in VOICES.items():
+            for voice, command in voices.items():
+                for word in WORDS:
+                    spoken = trim_silence(load_audio(speak(command, word, Path(tmp), f"{family}-{voice}-{word}")),
+                                          keep_start_s=0.0, keep_end_s=0.05)[:WORD_WINDOW]  # fmt: skip
+                    for snr_db in (None, float(rng.uniform(10.0, 20.0))):
+                        window = np.zeros(WORD_WINDOW, dtype=np.float32)
+                        start = int(rng.integers(0, WORD_WINDOW - len(spoken) + 1))
+                        window[start : start + len(spoken)] = spoken
+                        if snr_db is not None:
+                            noise = rng.standard_normal(WORD_WINDOW).astype(np.float32)
+                            scale = np.sqrt(np.mean(spoken**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+                            window = np.clip(window + scale * noise, -1.0, 1.0)
+                        name = f"{family}-{voice}-{word}-{'clean' if snr_db is None else 'noisy'}.wav"
+                        save_wav(window, 16_000, folder / name)
+                        rows.append({"file_name": name, "word": word, "voice": f"{family}/{voice}",
+                                     "snr_db": None if snr_db is None else round(snr_db, 1)})  # fmt: skip
+    save_jsonl(rows, folder / "metadata.jsonl")
+    print(f"wrote {len(rows)} clips to '{folder}'")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-voice", type=int, default=24)
     parser.add_argument("--asr-model", action="append", dest="asr_models", default=None)
     parser.add_argument("--write", type=Path, default=None, help="Only write the clips into this new folder.")
+    parser.add_argument("--write-words", type=Path, default=None, help="Only write spoken words into this folder.")
     args = parser.parse_args()
-    if args.write is not None:
+    if args.write_words is not None:
+        write_words(args.write_words)
+    elif args.write is not None:
         write_clips(args.per_voice, args.write)
     else:
         main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"])

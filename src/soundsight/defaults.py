@@ -11,6 +11,7 @@ from soundsight.generate import GenerateConfig
 
 HUB_ASR_MODEL = "openai/whisper-small"
 SPEECH_TRANSFORMER = "speech-transformer"  # the name of our shipped Speech-Transformer (--asr-model)
+KEYWORDS = "keywords"  # the name of our shipped keyword recogniser (--asr-model)
 STACKGAN, STACKGAN_STAGE1 = "stackgan", "stackgan-1"  # our shipped StackGAN (--image-model): Stage II, Stage I
 STACKGANS = (STACKGAN, STACKGAN_STAGE1)
 AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
@@ -33,6 +34,11 @@ def bundled_shape_classifier_dir() -> Path:
 def bundled_asr_dir() -> Path:
     """Return the folder of our Spoken Shapes Whisper shipped inside the package."""
     return _asset("whisper_shapes")
+
+
+def bundled_keywords_dir() -> Path:
+    """Return the folder of our keyword recogniser shipped inside the package."""
+    return _asset("keywords")
 
 
 def bundled_speech_transformer_dir() -> Path:

@@ -21,11 +21,13 @@ from soundsight.asr import AsrBackend, AsrCapabilities
 from soundsight.defaults import (
     ASR_SETTINGS_FILE,
     AUTO_ASR,
+    KEYWORDS,
     SPEECH_TRANSFORMER,
     STACKGAN,
     STACKGAN_STAGE1,
     bundled_adapter_dir,
     bundled_image_model_dir,
+    bundled_keywords_dir,
     bundled_shape_classifier_dir,
     bundled_speech_transformer_dir,
     bundled_stackgan_dir,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from transformers import CLIPTextModel, PreTrainedModel
 
     from soundsight.backends.ctranslate2_whisper import Ct2Whisper
+    from soundsight.backends.keywords import KeywordsAsr
     from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
     from soundsight.backends.openvino_whisper import OpenVinoWhisper
     from soundsight.backends.speech_transformer import SpeechTransformerAsr
@@ -390,20 +393,53 @@ def load_speech_transformer(
     return SpeechTransformerAsr(model.to(resolve_device(device)).eval(), str(name))
 
 
+def load_keywords(name: str | Path = KEYWORDS, *, device: str = "auto", dtype: str = "auto", backend: str = "auto",
+                  threads: int | None = None) -> KeywordsAsr:  # fmt: skip
+    """Return a keyword recogniser saved by `soundsight train keywords`: the shipped one for the name "keywords",
+    else a model folder (config.json, model.safetensors) or a run folder holding model/; torch float32."""
+    from soundsight.backends.keywords import KeywordsAsr
+    from soundsight.models import keyword_cnn, keyword_mlp
+
+    if dtype_name(dtype) not in ("auto", "float32") or backend not in ("auto", "torch"):
+        raise ConfigError(f"ASR model '{name}': the keyword recogniser runs in torch float32 only")
+    folder = bundled_keywords_dir() if str(name) == KEYWORDS else run_model_folder(name)
+    weights, config_file = folder / WEIGHTS_NAME, folder / CONFIG_NAME
+    if not weights.is_file() or not config_file.is_file():
+        raise ModelNotFoundError(f"ASR model '{name}': no {WEIGHTS_NAME} and {CONFIG_NAME} there")
+    model: keyword_mlp.KeywordMlp | keyword_cnn.KeywordCnn
+    try:
+        settings = json.loads(config_file.read_text())
+        if settings.get("model_type") == keyword_mlp.MODEL_TYPE:
+            model = keyword_mlp.KeywordMlp(keyword_mlp.KeywordMlpConfig.from_dict(settings))
+        elif settings.get("model_type") == keyword_cnn.MODEL_TYPE:
+            model = keyword_cnn.KeywordCnn(keyword_cnn.KeywordCnnConfig.from_dict(settings))
+        else:
+            raise ValueError(f"model_type {settings.get('model_type')!r}")
+        load_weights_into(model, weights)
+    except (ConfigError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise ModelNotFoundError(f"ASR model '{name}': not a keyword recogniser this version reads ({e})") from e
+    logger.info("loaded ASR model '%s': a keyword recogniser", name)
+    return KeywordsAsr(model.to(resolve_device(device)).eval(), str(name))
+
+
 ASR_BACKENDS: dict[str, Callable[..., AsrBackend]] = {
     "whisper": load_whisper,
     "moonshine": load_moonshine,
     "auto": load_auto_asr,
     "speech-transformer": load_speech_transformer,
+    "keywords": load_keywords,
 }
 NAMED_ASR = {  # picked by a name of their own, not a Hub id or a folder
     MOONSHINE: "moonshine",
     AUTO_ASR: "auto",
     SPEECH_TRANSFORMER: "speech-transformer",
+    KEYWORDS: "keywords",
 }
 ASR_FOLDER_TYPES = {  # a folder's config.json model_type -> the backend that reads it
     "whisper": "whisper",
     "soundsight-speech-transformer": "speech-transformer",
+    "soundsight-keyword-mlp": "keywords",
+    "soundsight-keyword-cnn": "keywords",
 }
 
 

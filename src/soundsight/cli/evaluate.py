@@ -74,6 +74,47 @@ def evaluate_asr(
         save_text(json.dumps(asdict(scores), indent=1) + "\n", report, overwrite=force)
 
 
+@app.command("words")
+def evaluate_words(
+    folders: list[Path] = typer.Argument(
+        ..., help="Folders of spoken words (metadata.jsonl: file_name, word, voice, snr_db), e.g. DIR/words/test."
+    ),
+    out: Path = OUT,
+    asr_model: str | None = ASR_MODEL,
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N clips of each folder."),
+    device: str = DEVICE,
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """How often an ASR hears the word said (the spec's rule): OUT/report.json, OUT/report.md and a confusion
+    matrix picture per folder."""
+    from soundsight.defaults import default_asr_model
+    from soundsight.evaluate.words import confusion_picture, score_words
+    from soundsight.files import save_text
+    from soundsight.loading import load_asr
+
+    attempt(lambda: check_new_outputs(out, None))
+    for folder in folders:
+        if not (folder / "metadata.jsonl").is_file():
+            attempt(lambda f=folder: _refuse(f"'{f}': no metadata.jsonl (a folder of spoken words)"))  # type: ignore[misc]
+    quiet_libraries()
+    model = attempt(lambda: load_asr(asr_model or default_asr_model(), device=device))
+    out.mkdir(parents=True)
+    lines = [f"Words heard by {model.name}", "", "| folder | clips | accuracy | clean | noisy |",
+             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    results = []
+    for i, folder in enumerate(folders):
+        scores = attempt(lambda f=folder: score_words(model, f, limit=limit, progress=not no_progress))  # type: ignore[misc]
+        results.append(scores)
+        confusion_picture(scores, f"{model.name} on {folder}", out / f"confusion-{i}-{folder.name}.png")
+        lines.append(f"| {folder} | {scores.clips} | {percent(scores.accuracy)} | {percent(scores.clean)} | "
+                     f"{percent(scores.noisy)} |")  # fmt: skip
+    save_text(json.dumps({"asr": model.name, "folders": [asdict(r) for r in results]}, indent=1) + "\n",
+              out / "report.json")  # fmt: skip
+    save_text("\n".join(lines) + "\n", out / "report.md")
+    stdout.print("\n".join(lines))
+    stdout.print(f"written to '{out}'")
+
+
 def check_new_outputs(out: Path, report: Path | None) -> None:
     """Raise OutputExistsError unless OUT is a new folder and the --report file a new file."""
     from soundsight.files import check_new_file, check_new_folder

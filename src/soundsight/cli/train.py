@@ -252,6 +252,55 @@ def train_speech_transformer(
     typer.echo(f"saved '{attempt(lambda: speech_transformer.main(config))}'")
 
 
+@app.command("keywords")
+def train_keywords(
+    data: list[Path] = typer.Option(
+        [Path("runs/shapes")], "--data",
+        help="A Spoken Shapes build with words/ (repeatable); val and test words come from the first.",
+    ),
+    out: Path = typer.Option(Path("runs/keywords"), "--out", help="Checkpoints, log, the model in model/."),
+    architecture: str = typer.Option(
+        "mlp", "--architecture", help="mlp: the paper's 8-layer network; cnn: the field's small CNN."
+    ),
+    n_mfcc: int | None = typer.Option(
+        None, "--n-mfcc", help="MFCCs a frame \\[default: the paper's 5 (mlp), the field's 40 (cnn)]."
+    ),
+    deltas: bool | None = typer.Option(
+        None, "--deltas/--no-deltas", help="Append the MFCCs' deltas \\[default: mlp no, cnn yes]."
+    ),
+    steps: int = typer.Option(6600, "--steps", help="The paper: 5 cycles of 2 x 660 steps."),
+    batch_size: int = typer.Option(100, "--batch-size", help="Global batch, split over processes."),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate", help="The CNN's (AdamW, cosine)."),
+    cycle_low: float = typer.Option(1e-3, "--cycle-low", help="The MLP's cyclic learning rate, low end."),
+    cycle_high: float = typer.Option(1e-1, "--cycle-high", help="The MLP's cyclic learning rate, high end."),
+    cycle_half_steps: int = typer.Option(660, "--cycle-half-steps", help="Steps from low to high (n_s)."),
+    weight_decay: float = typer.Option(1e-4, "--weight-decay", help="L2 (the paper's lambda)."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every"),
+    validate_every: int = typer.Option(500, "--validate-every", help="0: never."),
+    log_every: int = typer.Option(50, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train a keyword recogniser on the spoken words (MFCCs in, one of the 14 words out); run again to resume.
+    Its test accuracy (the test voices) is written to model/training.json."""
+    from dataclasses import replace
+
+    from soundsight.mfcc import FIELD_MFCC, PAPER_MFCC
+    from soundsight.train import keywords
+
+    log_progress()
+    quiet_libraries()
+    base = PAPER_MFCC if architecture == "mlp" else FIELD_MFCC
+    mfcc = replace(base, n_mfcc=n_mfcc or base.n_mfcc, deltas=base.deltas if deltas is None else deltas)
+    config = attempt(lambda: keywords.KeywordsTrainConfig(
+        data=tuple(data), out=out, architecture=architecture, mfcc=mfcc, steps=steps, batch_size=batch_size,
+        learning_rate=learning_rate, cycle_low=cycle_low, cycle_high=cycle_high, cycle_half_steps=cycle_half_steps,
+        weight_decay=weight_decay, checkpoint_every=checkpoint_every, validate_every=validate_every,
+        log_every=log_every, seed=seed, progress=not no_progress,
+    ))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: keywords.main(config))}'")
+
+
 @app.command("stackgan")
 def train_stackgan(
     stage: int = typer.Option(..., "--stage", help="1: 64 px from text; 2: 128 px from Stage I's picture and text."),
