@@ -14,6 +14,7 @@ SPEECH_TRANSFORMER = "speech-transformer"  # the name of our shipped Speech-Tran
 KEYWORDS = "keywords"  # the name of our shipped keyword recogniser (--asr-model)
 STACKGAN, STACKGAN_STAGE1 = "stackgan", "stackgan-1"  # our shipped StackGAN (--image-model): Stage II, Stage I
 STACKGANS = (STACKGAN, STACKGAN_STAGE1)
+CGAN = "cgan"  # our shipped conditional GAN of the word-vector route (--image-model)
 AUTO_ASR = "auto"  # the name of our Spoken Shapes Whisper and Moonshine behind one ASR (backends/routed.py)
 HUB_IMAGE_MODEL = "stabilityai/stable-diffusion-2-1-base"
 SHAPES_PAINT = GenerateConfig(steps=20, guidance=4.0)  # how the bundled model was scored (its model card)
@@ -44,6 +45,11 @@ def bundled_keywords_dir() -> Path:
 def bundled_speech_transformer_dir() -> Path:
     """Return the folder of our Spoken Shapes Speech-Transformer shipped inside the package."""
     return _asset("speech_transformer")
+
+
+def bundled_cgan_dir() -> Path:
+    """Return the folder of our Spoken Shapes conditional GAN (with its word vectors) shipped inside the package."""
+    return _asset("cgan")
 
 
 def bundled_stackgan_dir() -> Path:
@@ -91,8 +97,9 @@ def _paint_settings(image_model: str | Path) -> dict | None:
 
 def paints_spoken_shapes(image_model: str | Path) -> bool:
     """Whether `image_model` knows only the Spoken Shapes world: the bundled model, or one personalised from it
-    (its PAINT_SETTINGS_FILE says so), or our StackGAN (shipped, or a folder `soundsight train stackgan` saved)."""
-    if Path(image_model).resolve() == bundled_image_model_dir().resolve() or str(image_model) in STACKGANS:
+    (its PAINT_SETTINGS_FILE says so), or our GANs (shipped, or a folder `soundsight train stackgan` or `train
+    cgan` saved)."""
+    if Path(image_model).resolve() == bundled_image_model_dir().resolve() or str(image_model) in (*STACKGANS, CGAN):
         return True
     settings = _paint_settings(image_model)
     return bool(settings and settings.get("world") == SHAPES_WORLD)

@@ -21,11 +21,13 @@ from soundsight.asr import AsrBackend, AsrCapabilities
 from soundsight.defaults import (
     ASR_SETTINGS_FILE,
     AUTO_ASR,
+    CGAN,
     KEYWORDS,
     SPEECH_TRANSFORMER,
     STACKGAN,
     STACKGAN_STAGE1,
     bundled_adapter_dir,
+    bundled_cgan_dir,
     bundled_image_model_dir,
     bundled_keywords_dir,
     bundled_shape_classifier_dir,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, PreTrainedModel
 
+    from soundsight.backends.cgan import CganPainter
     from soundsight.backends.ctranslate2_whisper import Ct2Whisper
     from soundsight.backends.keywords import KeywordsAsr
     from soundsight.backends.moonshine import MoonshineAsr, MoonshineScorer
@@ -550,6 +553,8 @@ def painter_backend(name: str | Path) -> str:
     id)."""
     if str(name) in NAMED_PAINTERS:
         return "stackgan"
+    if str(name) == CGAN:
+        return "cgan"
     config_file = run_model_folder(name) / CONFIG_NAME
     if _is_local(name) and config_file.is_file() and not (Path(name).expanduser() / "model_index.json").is_file():
         try:
@@ -558,6 +563,8 @@ def painter_backend(name: str | Path) -> str:
             model_type = None
         if model_type == "soundsight-stackgan":
             return "stackgan"
+        if model_type == "soundsight-cgan":
+            return "cgan"
     return "diffusers"
 
 
@@ -622,6 +629,42 @@ def load_stackgan(folder: Path, *, stage: int | None = None, name: str | None = 
                            text_encoder.to(target), tokenizer)  # fmt: skip
 
 
+def load_cgan_painter(name: str | Path, *, device: str = "auto", lora: Path | str | None = None,
+                      **options: Any) -> Painter:  # fmt: skip
+    """The conditional GAN behind the painter interface: the shipped one ("cgan") or a folder (or run) saved by
+    `soundsight train cgan`, in torch float32 on `device`."""
+    if dtype_name(options.get("dtype", "auto")) not in ("auto", "float32") or options.get("backend", "auto") not in (
+        "auto",
+        "torch",
+    ):
+        raise ConfigError(f"image model '{name}': the cGAN paints in torch float32 only")
+    folder = bundled_cgan_dir() if str(name) == CGAN else run_model_folder(name)
+    return load_cgan(folder, name=str(name), device=str(resolve_device(device)))
+
+
+def load_cgan(folder: Path, *, name: str | None = None, device: str = "cpu") -> CganPainter:
+    """The generator `soundsight train cgan` saved in `folder` (config.json, generator.safetensors) with the word
+    vectors it reads (vectors.bin, word2vec format)."""
+    from soundsight.backends.cgan import CganPainter
+    from soundsight.models.cgan import MODEL_TYPE, CganConfig, CganGenerator
+    from soundsight.word_vectors import load_word_vectors
+
+    label = name or str(folder)
+    try:
+        settings = json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, ValueError) as e:
+        raise ModelNotFoundError(f"image model '{label}': no readable {CONFIG_NAME} ({e})") from e
+    if settings.get("model_type") != MODEL_TYPE:
+        raise ModelNotFoundError(f"image model '{label}': its {CONFIG_NAME} is not a cGAN's")
+    try:
+        generator = CganGenerator(CganConfig.from_dict(settings))
+        load_weights_into(generator, folder / "generator.safetensors")
+        vectors = load_word_vectors(folder / "vectors.bin")
+    except (ConfigError, OSError, ValueError, RuntimeError) as e:
+        raise ModelNotFoundError(f"image model '{label}': not a cGAN this version reads ({e})") from e
+    return CganPainter(label, generator.to(torch.device(device)), vectors)
+
+
 def load_diffusers_painter(name: str | Path, **options: Any) -> Painter:
     """A diffusers pipeline behind the painter interface; `options` as load_pipeline takes them."""
     from soundsight.backends.diffusers import DiffusersPainter
@@ -633,6 +676,7 @@ def load_diffusers_painter(name: str | Path, **options: Any) -> Painter:
 PAINTER_BACKENDS: dict[str, Callable[..., Painter]] = {
     "diffusers": load_diffusers_painter,
     "stackgan": load_stackgan_painter,
+    "cgan": load_cgan_painter,
 }
 NAMED_PAINTERS = {STACKGAN: None, STACKGAN_STAGE1: 1}  # picked by a name of their own -> the stage painted
 

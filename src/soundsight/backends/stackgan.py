@@ -10,7 +10,7 @@ import torch
 from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig, PainterCapabilities
 from soundsight.models.image_model import MAX_TOKENS
-from soundsight.models.stackgan import StackGanConfig, Stage1Generator, Stage2Generator
+from soundsight.models.stackgan import StackGanConfig, Stage1Generator, Stage2Generator, text_embedding
 from soundsight.runtime import Runtime
 from soundsight.shapes.spec import CANVAS_PX
 
@@ -54,12 +54,12 @@ class StackGanPainter:
         return "StackGAN" if self.stage2 is not None else "StackGAN stage I"
 
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
-        """(N, 1, D): each prompt's pooled text embedding, what the generators are conditioned on."""
+        """(N, 1, D): each prompt's text embedding (models/stackgan.text_embedding), what the generators read."""
         device = next(self.stage1.parameters()).device
         ids = self.tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS,
                              truncation=True, return_tensors="pt").input_ids  # as in training  # fmt: skip
         with torch.no_grad():
-            return self._text_encoder(ids.to(device)).pooler_output[:, None]
+            return text_embedding(self._text_encoder(ids.to(device)), self.config.text_pooling)[:, None]
 
     @torch.no_grad()
     def paint(self, prompts: list[str] | None, config: GenerateConfig, seeds: list[int], *,

@@ -58,12 +58,16 @@ def shapes_voices(
     workers: int = typer.Option(0, "--workers", help="Processes; 0 means one per core."),
     no_sam: bool = typer.Option(False, "--no-sam", help="Leave SAM out even where sam-js is installed."),
     no_pico: bool = typer.Option(False, "--no-pico", help="Leave SVOX Pico out even where ttspico is installed."),
+    words: bool = typer.Option(
+        False, "--words", help="Speak the 14 words, one a clip in the word window (out/words/train), for keywords."
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
 ) -> None:
-    """Speak train captions in voices wider than the spec's (warped, re-excited, Pico, SAM) for `train asr`."""
+    """Speak train captions (or words) in voices wider than the spec's (warped, re-excited, Pico, SAM) for `train
+    asr` and `train keywords`."""
     from soundsight.train.voices import VoicesConfig, build_voices
 
-    config = attempt(lambda: VoicesConfig(out, clips, seed, workers, not no_sam, not no_pico, not no_progress))
+    config = attempt(lambda: VoicesConfig(out, clips, seed, workers, not no_sam, not no_pico, not no_progress, words))
     folder, written, failures = attempt(lambda: build_voices(config))
     typer.echo(f"built '{folder}': {written} clips made, {config.clips - written - len(failures)} already there")
     for failure in failures:

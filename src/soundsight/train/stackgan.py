@@ -1,13 +1,13 @@
 """`soundsight train stackgan --stage 1|2`: StackGAN (models/stackgan.py) on Spoken Shapes scenes.
 
 Each visit to a scene draws a fresh caption of it (train/scenes.py, as the diffusion model is trained), and
-the captions are embedded by the bundled text encoder (its pooled output: the text embedding the paper takes
-from char-CNN-RNN). Stage I learns the 64 px scenes; Stage II, with Stage I frozen, learns the same scenes
-drawn by the renderer at 128 px. Matching-aware discriminators (real picture and right text, real picture
-and wrong text, fake picture and right text), the generator's loss plus the CA's KL term, Adam 2e-4 with
-beta1 0.5 and the learning rate halved on a schedule: the paper's and its public code's settings. Under
-accelerate, with checkpoints, resume, sample grids as it goes, and the val captions scored by the verifier
-at the end.
+the captions are embedded by the bundled text encoder (the mean of its last hidden states, where the paper
+takes char-CNN-RNN's embedding; its end token's pooler output carries too little of the background). Stage I
+learns the 64 px scenes; Stage II, with Stage I frozen, learns the same scenes drawn by the renderer at
+128 px. Matching-aware discriminators (real picture and right text, real picture and wrong text, fake picture
+and right text), the generator's loss plus the CA's KL term, Adam 2e-4 with beta1 0.5 and the learning rate
+halved on a schedule: the paper's and its public code's settings. Under accelerate, with checkpoints, resume,
+sample grids as it goes, and the val captions scored by the verifier at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from soundsight.models.stackgan import (
     Stage1Generator,
     Stage2Generator,
     kl_loss,
+    text_embedding,
 )
 from soundsight.shapes.plan import plan_item
 from soundsight.shapes.render import render_scene
@@ -184,7 +185,8 @@ def main(config: StackGanTrainConfig) -> Path:
         real = torch.from_numpy(to_model_range(np.asarray(targets[rows]))).to(accelerator.device)
         captions = [draw_caption(scenes.attributes[r], rng) for r in rows]
         with torch.no_grad():
-            embedding = text_encoder(tokenize(tokenizer, captions).to(accelerator.device)).pooler_output
+            embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
+                                       model_config.text_pooling)  # fmt: skip
         noise = torch.randn(len(rows), model_config.noise_dim, generator=torch_rng).to(accelerator.device)
         if config.stage == 1:
             fake, mu, log_variance = generator(embedding, noise)
@@ -257,7 +259,8 @@ def _save_samples(accelerator: Accelerator, generator: torch.nn.Module, stage1: 
 
     model = accelerator.unwrap_model(generator)
     model.eval()
-    embedding = text_encoder(tokenize(tokenizer, captions).to(accelerator.device)).pooler_output
+    embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
+                               model_config.text_pooling)  # fmt: skip
     noise = torch.randn(len(captions), model_config.noise_dim, generator=torch.Generator().manual_seed(0))
     noise = noise.to(accelerator.device)
     if config.stage == 1:

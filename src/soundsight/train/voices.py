@@ -34,11 +34,16 @@ from scipy.linalg import solve_toeplitz
 from scipy.signal import butter, lfilter, sosfilt
 from tqdm.auto import tqdm
 
+from soundsight.audio import trim_silence
 from soundsight.errors import ConfigError, SpeechSynthesisError
 from soundsight.files import read_jsonl, save_wav
 from soundsight.shapes.plan import plan_item
 from soundsight.shapes.spec import SAMPLE_RATE
 from soundsight.shapes.speech import TRAIN_VOICES, room_noise_gain, synthesize
+from soundsight.shapes.words import WORDS
+from soundsight.spectrogram import SPEC
+
+WORD_WINDOW = SPEC.window_samples
 
 SAM_MODULE = "sam-js"
 SAM_RATE = 22_050
@@ -84,9 +89,11 @@ class VoiceRecipe:
 PICO_VOICES = ("en-US", "en-GB")
 
 
-def plan_voice(seed: int, index: int, sam: bool, pico: bool = False) -> VoiceRecipe:
-    """Clip `index` of a widened set seeded with `seed`; SAM and Pico voices only where `sam` and `pico` are set."""
+def plan_voice(seed: int, index: int, sam: bool, pico: bool = False, words: bool = False) -> VoiceRecipe:
+    """Clip `index` of a widened set seeded with `seed`; SAM and Pico voices only where `sam` and `pico` are set;
+    with `words`, the 14 spoken words in turn instead of captions."""
     item = plan_item(seed + CAPTION_SEED_OFFSET, "train", index)
+    text, caption = (WORDS[index % len(WORDS)],) * 2 if words else (item.speech.text, item.caption)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7, index]))
     draw = rng.random()
     source = "sam" if sam and draw < 0.1 else "pico" if pico and draw < 0.55 else "espeak"
@@ -113,7 +120,7 @@ def plan_voice(seed: int, index: int, sam: bool, pico: bool = False) -> VoiceRec
     snr = float(rng.uniform(3, 30)) if rng.random() < 0.5 else None
     reverb = rng.random() < 0.3
     return VoiceRecipe(
-        text=item.speech.text, caption=item.caption, source=source, voice=voice, speed=speed, pitch=pitch,
+        text=text, caption=caption, source=source, voice=voice, speed=speed, pitch=pitch,
         mouth=mouth, throat=throat, word_gap=gap, warp=warp, vocoder_f0=f0, vocoder_drift=drift, breath=breath,
         eq=eq, band=band, lowpass_hz=float(rng.uniform(2800, 6000)), mulaw=rng.random() < 0.1, snr_db=snr,
         noise="pink" if rng.random() < 0.5 else "white",
@@ -239,8 +246,9 @@ def mulaw_8k(x: np.ndarray) -> np.ndarray:
     return np.asarray(soxr.resample(decoded, 8000, SAMPLE_RATE), dtype=np.float32)
 
 
-def render_voice(recipe: VoiceRecipe, sam_js: str | None = None) -> np.ndarray:
-    """The clip `recipe` describes: (T,) float32 in [-1, 1] at 16 kHz."""
+def render_voice(recipe: VoiceRecipe, sam_js: str | None = None, *, word_window: bool = False) -> np.ndarray:
+    """The clip `recipe` describes: (T,) float32 in [-1, 1] at 16 kHz; with `word_window`, the voice trimmed and
+    placed at a random start in the spec's 16,128-sample word window before the room, noise and gain."""
     rng = np.random.default_rng(recipe.seed)
     if recipe.source == "pico":
         x = synthesize_pico(recipe.text, recipe.voice, recipe.speed, recipe.pitch)
@@ -261,46 +269,53 @@ def render_voice(recipe: VoiceRecipe, sam_js: str | None = None) -> np.ndarray:
         x = sosfilt(butter(6, recipe.lowpass_hz, "lowpass", fs=SAMPLE_RATE, output="sos"), x).astype(np.float32)
     if recipe.mulaw:
         x = mulaw_8k(x / (np.abs(x).max() + 1e-9))
+    if word_window:
+        spoken = trim_silence(x, keep_start_s=0.0, keep_end_s=0.05)[:WORD_WINDOW]
+        x = np.zeros(WORD_WINDOW, dtype=np.float32)
+        start = int(rng.integers(0, WORD_WINDOW - len(spoken) + 1))
+        x[start : start + len(spoken)] = spoken
     return room_noise_gain(x, recipe.reverb_rt60_s, recipe.reverb_wet, recipe.snr_db, recipe.noise, recipe.peak, rng)
 
 
 @dataclass(frozen=True)
 class VoicesConfig:
-    out: Path  # writes out/speech/train/*.wav and metadata.jsonl, the layout `train asr` reads
+    out: Path  # writes out/speech/train/*.wav and metadata.jsonl, the layout `train asr` reads (words: out/words/train)
     clips: int = 16000
     seed: int = 1
     workers: int = 0  # 0: one per core
     sam: bool = True  # use SAM where sam-js is installed
     pico: bool = True  # use SVOX Pico where ttspico is installed
     progress: bool = True
+    words: bool = False  # the 14 spoken words, one a clip in the word window, for `train keywords`
 
     def __post_init__(self) -> None:
         if self.clips <= 0:
             raise ConfigError(f"clips {self.clips}: must be positive")
 
 
-def _make_clip(args: tuple[int, int, bool, str | None, str, bool]) -> tuple[int, dict[str, Any] | str]:
-    seed, index, sam, sam_js, folder, pico = args
-    recipe = plan_voice(seed, index, sam, pico)
+def _make_clip(args: tuple[int, int, bool, str | None, str, bool, bool]) -> tuple[int, dict[str, Any] | str]:
+    seed, index, sam, sam_js, folder, pico, words = args
+    recipe = plan_voice(seed, index, sam, pico, words)
     try:
-        waveform = render_voice(recipe, sam_js)
+        waveform = render_voice(recipe, sam_js, word_window=words)
     except SpeechSynthesisError as error:
         return index, str(error)
     name = f"{index:06d}.wav"
     save_wav(waveform, SAMPLE_RATE, Path(folder) / name, overwrite=True)
-    row = {"file_name": name, **asdict(recipe)}
+    row = {"file_name": name, **({"word": recipe.text} if words else {}), **asdict(recipe)}
     row["eq"] = [list(band) for band in recipe.eq]
     return index, row
 
 
 def build_voices(config: VoicesConfig) -> tuple[Path, int, list[str]]:
     """Write the widened clips (resuming a partial set); return (folder, clips written, failures)."""
-    folder = config.out / "speech" / "train"
+    folder = config.out / ("words" if config.words else "speech") / "train"
     folder.mkdir(parents=True, exist_ok=True)
     settings_file = config.out / "voices.json"
     sam_js = sam_module() if config.sam else None
     pico = config.pico and pico_installed()
     settings = {"seed": config.seed, "sam": sam_js is not None, "pico": pico}
+    settings |= {"words": True} if config.words else {}
     if settings_file.is_file() and json.loads(settings_file.read_text()) != settings:
         raise ConfigError(f"'{config.out}': holds widened voices made with {settings_file.read_text().strip()}")
     settings_file.write_text(json.dumps(settings) + "\n")
@@ -314,7 +329,7 @@ def build_voices(config: VoicesConfig) -> tuple[Path, int, list[str]]:
         tqdm(total=config.clips, initial=config.clips - len(todo), unit="clip", desc="voices",
              disable=not config.progress) as bar,
     ):  # fmt: skip
-        jobs = [(config.seed, i, sam_js is not None, sam_js, str(folder), pico) for i in todo]
+        jobs = [(config.seed, i, sam_js is not None, sam_js, str(folder), pico, config.words) for i in todo]
         for index, result in pool.map(_make_clip, jobs, chunksize=16):
             if isinstance(result, str):
                 failures.append(f"clip {index}: {result}")

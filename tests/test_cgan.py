@@ -1,0 +1,107 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundsight.backends.cgan import CganPainter
+from soundsight.backends.shapes_world import ShapesWorldPainter
+from soundsight.errors import ConfigError
+from soundsight.generate import GenerateConfig
+from soundsight.loading import load_painter, painter_backend
+from soundsight.models.cgan import CganConfig
+from soundsight.shapes.build import BuildReport
+from soundsight.train import cgan, word_vectors
+from soundsight.word_vectors import embed_caption, load_word_vectors
+
+TINY = CganConfig(noise_dim=8, width=4, d_width=4, compressed_dim=8, ca_dim=8)
+
+
+@pytest.fixture(scope="module")
+def vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("vectors")
+    return word_vectors.main(word_vectors.WordVectorsTrainConfig(out=out, size=16, sentences=2000, epochs=3))
+
+
+def test_word_vectors_train_probe_and_pool(vectors: Path, tmp_path: Path) -> None:
+    report = json.loads((vectors.parent / "probe.json").read_text())
+    assert [p["pooling"] for p in report["probes"]] == ["minmax", "mean", "slots"]
+    assert all(0.0 <= p["color"] <= 1.0 and p["phrases_scored"] > 100 for p in report["probes"])
+    loaded = load_word_vectors(vectors)
+    assert loaded.vector_size == 16 and {"red", "star", "background"} <= set(loaded.key_to_index)
+    one, swapped = "a red star on a blue background", "a blue star on a red background"
+    assert embed_caption(one, loaded).shape == (32,)
+    assert np.array_equal(embed_caption(one, loaded), embed_caption(swapped, loaded))  # the order is lost
+    slots = embed_caption(one, loaded, "slots"), embed_caption(swapped, loaded, "slots")
+    assert slots[0].shape == (80,) and not np.array_equal(*slots)  # kept, slot by slot
+    assert np.array_equal(slots[0][16:32], loaded["red"]) and not slots[0][:16].any()  # colour slot; no size
+    text = tmp_path / "vectors.txt"
+    loaded.save_word2vec_format(str(text), binary=False)  # a user's own vectors, in the text format
+    assert np.allclose(embed_caption(one, load_word_vectors(text)), embed_caption(one, loaded), atol=1e-5)
+    (tmp_path / "bad.bin").write_bytes(b"\x80\x04not vectors")
+    with pytest.raises(ConfigError, match="not word2vec-format vectors"):
+        load_word_vectors(tmp_path / "bad.bin")
+
+
+def _config(build: BuildReport, vectors: Path, out: Path, steps: int, **extra: object) -> cgan.CganTrainConfig:
+    model = CganConfig(**{**TINY.__dict__, **extra.pop("model", {})})  # type: ignore[arg-type]
+    settings = {"batch_size": 8, "checkpoint_every": 2, "sample_every": 2, "log_every": 1, "validate_captions": 4,
+                **extra}  # fmt: skip
+    return cgan.CganTrainConfig(data=build.out, word_vectors=vectors, out=out, model=model, steps=steps,
+                                progress=False, **settings)  # type: ignore[arg-type]
+
+
+def _losses(out: Path) -> dict[int, tuple[float, float]]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {row["step"]: (row["loss"], row["d_loss"]) for row in rows if "loss" in row}
+
+
+def test_the_cgan_trains_resumes_and_paints_one_picture_per_seed(small_build: BuildReport, vectors: Path,
+                                                                  tmp_path: Path) -> None:  # fmt: skip
+    run = tmp_path / "cgan"
+    cgan.main(_config(small_build, vectors, run, 4))
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
+    card = json.loads((run / "model" / "training.json").read_text())
+    assert 0.0 <= card["val_all_attributes"] <= 1.0
+    saved = json.loads((run / "model" / "config.json").read_text())
+    assert saved["model_type"] == "soundsight-cgan" and saved["condition_dim"] == 32  # min and max of 16-d
+    resumed = tmp_path / "resumed"
+    cgan.main(_config(small_build, vectors, resumed, 2))
+    cgan.main(_config(small_build, vectors, resumed, 4))
+    expected, got = _losses(run), _losses(resumed)
+    assert sorted(got) == sorted(expected) == [1, 2, 3, 4]
+    assert [got[s] for s in expected] == [pytest.approx(expected[s], abs=1e-4) for s in expected]
+
+    assert painter_backend(run) == "cgan"
+    checked = load_painter(run)
+    assert isinstance(checked, ShapesWorldPainter)
+    painter = checked.inner
+    assert isinstance(painter, CganPainter) and painter.native_size == 64
+    first = painter.paint(["a red star", "a red star"], GenerateConfig(), [3, 4])
+    again = painter.paint(["a blue heart", "a red star"], GenerateConfig(), [9, 3])
+    assert first.shape == (2, 64, 64, 3) and 0.0 <= first.min() and first.max() <= 1.0
+    assert np.array_equal(first[0], again[1]) and not np.array_equal(first[0], first[1])
+
+
+def test_the_cgan_variants_train(small_build: BuildReport, vectors: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="wrong_text"):
+        cgan.CganTrainConfig(wrong_text="none")
+    with pytest.raises(ConfigError, match="augmentation"):
+        CganConfig(augmentation="dropout")
+    cgan.main(_config(small_build, vectors, tmp_path / "ca", 1, model={"augmentation": "ca", "pooling": "slots"},
+                      wrong_text="random", sample_every=0))  # fmt: skip
+    saved = json.loads((tmp_path / "ca" / "model" / "config.json").read_text())
+    assert (saved["augmentation"], saved["pooling"], saved["condition_dim"]) == ("ca", "slots", 80)
+    painter = load_painter(tmp_path / "ca")
+    assert painter.paint(["a small red star on the left"], GenerateConfig(), [0]).shape == (1, 64, 64, 3)
+
+
+def test_train_cgan_refuses_missing_vectors_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "soundsight", "train", "cgan", "--word-vectors",
+                           str(tmp_path / "none.bin"), "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("no such file")
