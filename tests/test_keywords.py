@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from soundsight.asr import TranscribeOptions
+from soundsight.audio import load_audio
 from soundsight.backends.keywords import KeywordsAsr
 from soundsight.errors import ConfigError
 from soundsight.loading import asr_backend, load_asr
 from soundsight.mfcc import FIELD_MFCC, PAPER_MFCC, WORD_WINDOW, mfcc_features, word_window
 from soundsight.shapes.build import BuildReport
+from soundsight.shapes.spec import COLORS, SHAPES
 from soundsight.shapes.words import WORDS
 from soundsight.train.keywords import KeywordsTrainConfig, main, split_features
 
@@ -71,20 +73,44 @@ def test_the_paper_network_trains_resumes_and_hears_one_word(mlp_run: Path, smal
     assert done.stdout.strip().splitlines()[-1].rpartition(": ")[2] in WORDS
 
 
-def test_the_cnn_learns_the_words_it_is_shown(small_build: BuildReport, tmp_path: Path) -> None:
-    """Trained on the 24 train words for 150 steps, the CNN names them all: it reads the audio."""
-    run = tmp_path / "cnn"
+@pytest.fixture(scope="module")
+def cnn_run(small_build: BuildReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("keywords") / "cnn"
     main(_config(small_build, run, 150, architecture="cnn", learning_rate=3e-3, shift_frames=0, checkpoint_every=150))
-    asr = load_asr(run, device="cpu")
-    features, words = split_features((small_build.out,), "train", FIELD_MFCC, run / "cache", False)
-    assert features.shape[1:] == (120, 101)
-    options = TranscribeOptions()
-    rows = [json.loads(line) for line in (small_build.out / "words" / "train" / "metadata.jsonl").open()]
-    from soundsight.audio import load_audio
+    return run
 
-    heard = [asr.transcribe(load_audio(small_build.out / "words" / "train" / r["file_name"]), options).text
-             for r in rows]  # fmt: skip
+
+def _train_rows(build: BuildReport) -> list[dict[str, str]]:
+    return [json.loads(line) for line in (build.out / "words" / "train" / "metadata.jsonl").open()]
+
+
+def test_the_cnn_learns_the_words_it_is_shown(cnn_run: Path, small_build: BuildReport) -> None:
+    """Trained on the 24 train words for 150 steps, the CNN names them all: it reads the audio."""
+    asr = load_asr(cnn_run, device="cpu")
+    features, words = split_features((small_build.out,), "train", FIELD_MFCC, cnn_run / "cache", False)
+    assert features.shape[1:] == (120, 101)
+    folder = small_build.out / "words" / "train"
+    heard = [asr.transcribe(load_audio(folder / r["file_name"]), TranscribeOptions()).text
+             for r in _train_rows(small_build)]  # fmt: skip
     assert heard == words
+
+
+def test_speak_join_paints_two_spoken_words_as_one_picture(cnn_run: Path, small_build: BuildReport,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    rows = _train_rows(small_build)
+    color = next(r for r in rows if r["word"] in COLORS)
+    shape = next(r for r in rows if r["word"] in SHAPES)
+    folder = small_build.out / "words" / "train"
+    clips = [str(folder / color["file_name"]), str(folder / shape["file_name"])]
+    out = tmp_path / "joined"
+    done = subprocess.run([sys.executable, "-m", "soundsight", "speak", *clips, "--join", "--asr-model", str(cnn_run),
+                           "-o", str(out), "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sidecars = list(out.glob("*.json"))
+    assert len(sidecars) == 1 and len(list(out.glob("*.png"))) == 1  # one picture of both recordings
+    meta = json.loads(sidecars[0].read_text())
+    assert meta["transcript"] == f"{color['word']} {shape['word']}"
+    assert meta["prompt"] == f"a {color['word']} {shape['word']}"
 
 
 def test_evaluate_words_scores_what_an_asr_hears(mlp_run: Path, small_build: BuildReport, tmp_path: Path) -> None:

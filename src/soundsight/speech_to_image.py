@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ class SpeechToImageResult:
 
 
 def speech_to_image(
-    audio: Path | str | np.ndarray,
+    audio: Path | str | np.ndarray | list[Path | str | np.ndarray],
     asr: AsrBackend,
     painter: Painter,
     *,
@@ -46,7 +46,8 @@ def speech_to_image(
     asr_max_new_tokens: int | None = None,
     progress: bool = True,
 ) -> SpeechToImageResult:
-    """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform).
+    """Return the transcript, prompt and images for a recording (a path or a (T,) 16 kHz waveform), or for
+    several heard one by one and their transcripts joined in order (a colour word and a shape word said apart).
 
     `asr_max_new_tokens` caps the tokens the ASR decodes per window (None: the model's own limit). Flags the
     models cannot honour are refused before the audio is read.
@@ -63,12 +64,14 @@ def speech_to_image(
         timings[stage] = now - start
         start = now
 
-    name = f"'{audio}'" if not isinstance(audio, np.ndarray) else "audio"
-    waveform = load_audio(audio) if not isinstance(audio, np.ndarray) else audio
+    clips = list(audio) if isinstance(audio, list) else [audio]
+    name = ", ".join(f"'{a}'" if not isinstance(a, np.ndarray) else "audio" for a in clips)
+    waveforms = [load_audio(a) if not isinstance(a, np.ndarray) else a for a in clips]
     lap("audio")
-    check_speech(waveform, name)
+    check_speech(np.concatenate(waveforms), name)  # joined: a word said alone is short of the gate's bar
     lap("vad")
-    transcript = transcribe(waveform, asr, task=task, language=language, max_new_tokens=asr_max_new_tokens)
+    heard = [transcribe(w, asr, task=task, language=language, max_new_tokens=asr_max_new_tokens) for w in waveforms]
+    transcript = heard[0] if len(heard) == 1 else replace(heard[0], text=" ".join(t.text for t in heard), segments=())
     lap("asr")
     prompt = build_prompt(transcript.text, prompt_config)
     lap("prompt")

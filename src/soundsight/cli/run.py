@@ -99,6 +99,10 @@ def speak(
     subject: str | None = SUBJECT,
     subject_words: str = SUBJECT_WORDS,
     any_prompt: bool = ANY_PROMPT,
+    join: bool = typer.Option(
+        False, "--join", help="Paint one picture from all the recordings' transcripts joined in order (\"red\" + "
+        "\"star\": a red star)."
+    ),
     device: str = DEVICE,
     dtype: str = DTYPE,
     backend: str = BACKEND,
@@ -107,7 +111,8 @@ def speak(
     cpu_offload: bool = CPU_OFFLOAD,
     no_progress: bool = NO_PROGRESS,
 ) -> None:
-    """Speak, and see: transcribe each recording, build a prompt, paint it into OUT.
+    """Speak, and see: transcribe each recording, build a prompt, paint it into OUT (with --join, one picture of
+    all the recordings said in order).
 
     Split a large batch over processes or GPUs with `accelerate launch -m soundsight speak ...`.
     """
@@ -139,14 +144,25 @@ def speak(
                                   steps=steps is not None, guidance=guidance is not None))  # fmt: skip
 
     def work(path: Path, progress: bool) -> Iterator[str]:
-        result = speech_to_image(path, asr, painter, task=task, language=language, prompt_config=prompt_config,
+        clips = files if join else [path]
+        result = speech_to_image(list(clips), asr, painter, task=task, language=language, prompt_config=prompt_config,
                                  generate_config=generate_config, progress=progress)  # fmt: skip
-        saved = save_generation(result.generation, out, path.stem, transcript=result.transcript, source=path,
+        stem = "+".join(p.stem for p in clips)[:120]
+        saved = save_generation(result.generation, out, stem, transcript=result.transcript, source=path,
                                 extra=lora_setting(lora))  # fmt: skip
+        said = " + ".join(str(p) for p in clips)
         for png in saved:
-            yield f"{path}: {result.transcript.text!r} -> {result.prompt.text!r} -> {png}"
+            yield f"{said}: {result.transcript.text!r} -> {result.prompt.text!r} -> {png}"
 
-    run_batch(files, failures, work, desc="speak", progress=not no_progress, state=state)
+    if join and failures:
+        attempt(lambda: _refuse_join(failures))
+    run_batch(files[:1] if join else files, failures, work, desc="speak", progress=not no_progress, state=state)
+
+
+def _refuse_join(failures: list[str]) -> None:
+    from soundsight.errors import AudioError
+
+    raise AudioError(f"--join needs every recording: {failures[0]}")
 
 
 def hear(

@@ -155,7 +155,8 @@ def snap_caption(text: str) -> str | None:
 
     Mends what a general ASR or a person adds around a caption: lead-ins and words outside the
     grammar ("you and you draw ...", "... please"), "the" for "a" ("on the white background"),
-    "back ground". Only a run of grammar words that parses whole is taken.
+    "back ground", a missing first article ("red star", two spoken words joined). Only a run of grammar words
+    that parses whole is taken.
     """
     words = normalize_text(text).replace("back ground", "background").split()
     mended = [
@@ -163,8 +164,10 @@ def snap_caption(text: str) -> str | None:
         for i, w in enumerate(words)
     ]
     kept = [w for w in mended if w in _CAPTION_WORDS]
-    for start in (i for i, w in enumerate(kept) if w == "a"):
-        body = " ".join(kept[start:])
+    starts = [" ".join(kept[i:]) for i, w in enumerate(kept) if w == "a"]
+    if kept and kept[0] != "a":
+        starts.append(" ".join(["a", *kept]))  # the article left out, as in "red star"
+    for body in starts:
         try:
             parse_caption(body)
         except PromptError:
