@@ -26,7 +26,7 @@ def test_one_table_scores_every_asr_painter_and_route(small_build: BuildReport, 
     out = tmp_path / "routes"
     command = [sys.executable, "-m", "soundsight", "evaluate", "routes", str(small_build.out), "-o", str(out),
                "--asr-model", whisper, "--image-model", sd, "--image-model", str(random_stackgan), "--limit", "4",
-               "--no-progress"]  # fmt: skip
+               "--words", str(small_build.out / "words" / "test"), "--word-pairs", "3", "--no-progress"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
@@ -40,8 +40,13 @@ def test_one_table_scores_every_asr_painter_and_route(small_build: BuildReport, 
     assert sorted(routes) == ["whisper_shapes -> model", "whisper_shapes -> sd_shapes"]
     assert routes["whisper_shapes -> sd_shapes"]["all_attributes"] >= 0.5
     assert routes["whisper_shapes -> sd_shapes"]["seconds_per_item"] > asr["seconds_per_clip"]
+    words = {r["name"]: r for r in report["word_routes"]}  # a colour word and a shape word said apart
+    assert sorted(words) == sorted(routes) and all(r["pairs"] == 3 for r in words.values())
+    assert words["whisper_shapes -> model"]["right"] == 0.0
+    assert words["whisper_shapes -> sd_shapes"]["seconds_per_item"] > 0.0
     markdown = (out / "report.md").read_text()
     assert "| route (speech -> picture) | all attributes | s / item |" in markdown
+    assert "| route (a colour word and a shape word said apart -> picture) |" in markdown
     assert (out / "plot.png").stat().st_size > 1000
 
 

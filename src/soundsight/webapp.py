@@ -32,8 +32,10 @@ from soundsight.backends.batching import MAX_BATCH_IMAGES, BatchingPainter
 from soundsight.compose import ComposeSettings
 from soundsight.defaults import (
     AUTO_ASR,
+    KEYWORDS,
     SPEECH_TRANSFORMER,
     bundled_asr_dir,
+    bundled_keywords_dir,
     bundled_speech_transformer_dir,
     default_asr_model,
     default_generate_config,
@@ -219,6 +221,8 @@ def asr_choices(config: AppConfig) -> list[tuple[str, str]]:
         offered.append((f"{bundled_asr_dir().name} (Spoken Shapes captions only)", str(bundled_asr_dir())))
     if (bundled_speech_transformer_dir() / "model.safetensors").is_file():
         offered.append(("speech-transformer (Spoken Shapes captions only, the classic route)", SPEECH_TRANSFORMER))
+    if (bundled_keywords_dir() / "model.safetensors").is_file():
+        offered.append(("keywords (one Spoken Shapes word a clip, the classic route)", KEYWORDS))
     return choices + [(label, name) for label, name in offered if name != default]
 
 

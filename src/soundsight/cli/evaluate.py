@@ -409,10 +409,10 @@ def evaluate_routes(
     asr_models: list[str] = typer.Option(
         [],
         "--asr-model",
-        help="An ASR to benchmark (repeatable) \\[default: our Whisper, moonshine, speech-transformer].",
+        help="An ASR to benchmark (repeatable) \\[default: our Whisper, moonshine, speech-transformer, keywords].",
     ),
     image_models: list[str] = typer.Option(
-        [], "--image-model", help="A painter to benchmark (repeatable) \\[default: our SD, stackgan, stackgan-1]."
+        [], "--image-model", help="A painter to benchmark (repeatable) \\[default: our SD, stackgan, stackgan-1, cgan]."
     ),
     route_names: list[str] = typer.Option(
         [], "--route", help="ASR:PAINTER, by the names given (repeatable) \\[default: every ASR with every painter]."
@@ -421,6 +421,11 @@ def evaluate_routes(
         None, "--heldout", help="A folder of clips in voices never trained on (metadata.jsonl with file_name, text)."
     ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N clips and captions of each split."),
+    words: Path | None = typer.Option(
+        None, "--words", help="A folder of spoken words (DIR/words/test): each route also from a colour word and a "
+        "shape word said apart, joined as `speak --join` joins them."
+    ),
+    word_pairs: int = typer.Option(200, "--word-pairs", help="Colour-shape pairs drawn from --words."),
     seed: int = typer.Option(0, "--seed", help="Caption i is painted from seed + i."),
     device: str = DEVICE,
     no_progress: bool = NO_PROGRESS,
@@ -435,11 +440,14 @@ def evaluate_routes(
     from soundsight.loading import load_asr, load_painter
 
     attempt(lambda: check_new_outputs(out, None))
-    asr_names = asr_models or [str(bundled_asr_dir()), "moonshine", *_shipped("speech-transformer")]
-    painter_names = image_models or [default_image_model(), *_shipped("stackgan"), *_shipped("stackgan-1")]
+    asr_names = asr_models or [str(bundled_asr_dir()), "moonshine", *_shipped("speech-transformer"),
+                               *_shipped("keywords")]  # fmt: skip
+    painter_names = image_models or [default_image_model(), *_shipped("stackgan"), *_shipped("stackgan-1"),
+                                     *_shipped("cgan")]  # fmt: skip
     chosen = attempt(lambda: _routes(route_names, asr_names, painter_names))
-    if heldout is not None and not (heldout / "metadata.jsonl").is_file():
-        attempt(lambda: _refuse(f"--heldout '{heldout}': no metadata.jsonl there"))
+    for flag, folder in (("--heldout", heldout), ("--words", words)):
+        if folder is not None and not (folder / "metadata.jsonl").is_file():
+            attempt(lambda f=flag, d=folder: _refuse(f"{f} '{d}': no metadata.jsonl there"))  # type: ignore[misc]
     quiet_libraries()
     asrs = {_label(name): attempt(lambda n=name: load_asr(n, device=device)) for name in asr_names}  # type: ignore[misc]
     painters = {}
@@ -451,8 +459,8 @@ def evaluate_routes(
     configs = {_label(name): default_generate_config(name) for name in painter_names}
     chosen = [routes.Route(_label(r.asr), _label(r.painter)) for r in chosen]
     report = attempt(lambda: routes.evaluate_routes(
-        asrs, painters, chosen, data, heldout=heldout, limit=limit, seed=seed, paint_configs=configs,
-        progress=not no_progress,
+        asrs, painters, chosen, data, heldout=heldout, limit=limit, seed=seed, paint_configs=configs, words=words,
+        word_pair_count=word_pairs, progress=not no_progress,
     ))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     save_text(json.dumps(asdict(report), indent=2) + "\n", out / "report.json")
@@ -521,9 +529,16 @@ def _label(name: str) -> str:
 
 def _shipped(name: str) -> list[str]:
     """[name] where the named model ships in this package, else []."""
-    from soundsight.defaults import bundled_speech_transformer_dir, bundled_stackgan_dir
+    from soundsight.defaults import (
+        bundled_cgan_dir,
+        bundled_keywords_dir,
+        bundled_speech_transformer_dir,
+        bundled_stackgan_dir,
+    )
 
-    folder = bundled_speech_transformer_dir() if name == "speech-transformer" else bundled_stackgan_dir()
+    folders = {"speech-transformer": bundled_speech_transformer_dir, "keywords": bundled_keywords_dir,
+               "cgan": bundled_cgan_dir}  # fmt: skip
+    folder = folders.get(name, bundled_stackgan_dir)()
     return [name] if (folder / "config.json").is_file() else []
 
 

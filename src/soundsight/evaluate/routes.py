@@ -22,6 +22,7 @@ from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted, split_rows
 from soundsight.evaluate.plots import labelled_scatter
 from soundsight.evaluate.wer import score_transcripts
+from soundsight.evaluate.word_route import WordRouteRow, evaluate_word_route, hear_words, word_pairs
 from soundsight.files import read_jsonl
 from soundsight.generate import GenerateConfig, Painter
 from soundsight.prompt import PromptConfig, build_prompt
@@ -75,6 +76,7 @@ class RoutesReport:
     painters: list[PainterRow]
     routes: list[RouteRow]
     settings: dict[str, Any] = field(default_factory=dict)
+    word_routes: list[WordRouteRow] = field(default_factory=list)  # two spoken words -> one picture
 
 
 def parameter_count(model: object) -> int | None:
@@ -124,10 +126,11 @@ def _prompt(transcript: str) -> str:
 
 def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], routes: list[Route], data: Path, *,
                     heldout: Path | None = None, limit: int | None = None, seed: int = 0,
-                    paint_configs: dict[str, GenerateConfig] | None = None,
-                    progress: bool = True) -> RoutesReport:  # fmt: skip
+                    paint_configs: dict[str, GenerateConfig] | None = None, words: Path | None = None,
+                    word_pair_count: int = 200, progress: bool = True) -> RoutesReport:  # fmt: skip
     """Benchmark every ASR on DATA/speech/test (and the `heldout` speech folder), every painter on the test and
-    novel captions, and every route on the spoken test captions; painters paint caption i from seed + i."""
+    novel captions, and every route on the spoken test captions; painters paint caption i from seed + i. With
+    `words` (a folder of spoken words), every route also on a colour word and a shape word said apart."""
     speech = split_rows(data, "speech", "test")[:limit]
     captions = {split: [str(r["caption"]) for r in split_rows(data, "scenes", split)[:limit]]
                 for split in ("test", "novel")}  # fmt: skip
@@ -169,9 +172,19 @@ def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], r
         right = [v.correct and bool(p) for v, p in zip(verdicts, prompts, strict=True)]
         route_rows.append(RouteRow(route.name, route.asr, route.painter, float(np.mean(right)) if right else None,
                                    round(asr_seconds[route.asr] + seconds, 4)))  # fmt: skip
+    word_rows = []
+    if words is not None:
+        pairs = word_pairs(words, word_pair_count, seed)
+        files = sorted({name for p in pairs for name in (p.color_clip, p.shape_clip)})
+        heard = {key: hear_words(asr, words, files) for key, asr in asrs.items()}
+        for route in routes:
+            config = GenerateConfig(**{**asdict(configs.get(route.painter, GenerateConfig())), "seed": seed})
+            word_rows.append(evaluate_word_route(route.name, route.asr, *heard[route.asr], route.painter,
+                                                 painters[route.painter], pairs, words, config))  # fmt: skip
     settings = {"data": str(data), "clips": len(speech), "captions": {k: len(v) for k, v in captions.items()},
-                "seed": seed, "heldout": str(heldout) if heldout else None}  # fmt: skip
-    return RoutesReport(asr_rows, painter_rows, route_rows, settings)
+                "seed": seed, "heldout": str(heldout) if heldout else None,
+                "words": str(words) if words else None}  # fmt: skip
+    return RoutesReport(asr_rows, painter_rows, route_rows, settings, word_rows)
 
 
 def _heldout_rows(folder: Path) -> list[dict[str, Any]]:
@@ -204,6 +217,11 @@ def markdown(report: RoutesReport) -> str:
                      f"{r.seconds_per_picture:.3f} |")  # fmt: skip
     lines += ["", "| route (speech -> picture) | all attributes | s / item |", "|---|---:|---:|"]
     lines += [f"| {r.name} | {_percent(r.all_attributes)} | {r.seconds_per_item:.3f} |" for r in report.routes]
+    if report.word_routes:
+        lines += ["", "| route (a colour word and a shape word said apart -> picture) | both words heard | "
+                  "colour and shape right | s / item |", "|---|---:|---:|---:|"]  # fmt: skip
+        lines += [f"| {r.name} | {_percent(r.heard)} | {_percent(r.right)} | {r.seconds_per_item:.3f} |"
+                  for r in report.word_routes]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -211,6 +229,7 @@ def plot(report: RoutesReport, path: Path) -> Path:
     """Accuracy against seconds an item, log scale: each route (all attributes of its pictures), each painter
     (all attributes of the test captions) and each ASR (1 - WER on the clean test clips)."""
     points = {f"route {r.name}": (r.seconds_per_item, r.all_attributes) for r in report.routes}
+    points |= {f"words {r.name}": (r.seconds_per_item, r.right) for r in report.word_routes}
     points |= {f"painter {r.name}": (r.seconds_per_picture, r.test_all) for r in report.painters}
     points |= {f"ASR {r.name}": (r.seconds_per_clip, None if r.wer_clean is None else max(0.0, 1 - r.wer_clean))
                for r in report.asrs}  # fmt: skip
