@@ -319,6 +319,13 @@ def train_word_vectors(
     typer.echo(f"saved '{attempt(lambda: word_vectors.main(config))}'")
 
 
+# the GANs' shared flags: the papers' batches of 64 at Adam 2e-4
+GAN_STEPS = typer.Option(6000, "--steps")
+GAN_BATCH = typer.Option(64, "--batch-size")
+GAN_LEARNING_RATE = typer.Option(2e-4, "--learning-rate")
+GAN_SAMPLE_EVERY = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples.")
+
+
 @app.command("cgan")
 def train_cgan(
     data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `soundsight shapes build` folder with scenes/."),
@@ -338,11 +345,11 @@ def train_cgan(
     ),
     width: int = typer.Option(32, "--width", help="Generator: 8 x width channels at 4 x 4 (the paper: 512)."),
     d_width: int = typer.Option(32, "--d-width", help="Discriminator's first convolution (the paper: 64)."),
-    steps: int = typer.Option(6000, "--steps"),
-    batch_size: int = typer.Option(64, "--batch-size"),
-    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    steps: int = GAN_STEPS,
+    batch_size: int = GAN_BATCH,
+    learning_rate: float = GAN_LEARNING_RATE,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
-    sample_every: int = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples."),
+    sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
     seed: int = typer.Option(0, "--seed"),
     no_progress: bool = NO_PROGRESS,
@@ -370,12 +377,12 @@ def train_stackgan(
     stage1: Path | None = typer.Option(None, "--stage1", help="Stage II: the Stage-I model or run it refines."),
     width: int = typer.Option(32, "--width", help="The generators' gf_dim (the paper: 128)."),
     d_width: int = typer.Option(32, "--d-width", help="The discriminators' df_dim (the paper: 64)."),
-    steps: int = typer.Option(6000, "--steps"),
-    batch_size: int = typer.Option(64, "--batch-size"),
-    learning_rate: float = typer.Option(2e-4, "--learning-rate"),
+    steps: int = GAN_STEPS,
+    batch_size: int = GAN_BATCH,
+    learning_rate: float = GAN_LEARNING_RATE,
     decay_every: int = typer.Option(2000, "--decay-every", help="Steps between halvings of the learning rate."),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
-    sample_every: int = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples."),
+    sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
     seed: int = typer.Option(0, "--seed"),
     no_progress: bool = NO_PROGRESS,
