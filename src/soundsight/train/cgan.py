@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from safetensors.torch import save_model
@@ -33,7 +32,8 @@ from soundsight.files import read_jsonl, save_text
 from soundsight.models.cgan import CganConfig, CganDiscriminator, CganGenerator, kl_loss
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.scenes import draw_caption, load_scenes, to_model_range, to_uint8
+from soundsight.train.gan import adversarial_loss, save_sample_grid, val_score
+from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 from soundsight.word_vectors import POOLINGS, embed_caption, load_word_vectors, pooled_dim
 
@@ -85,10 +85,6 @@ def save_cgan(folder: Path, generator: CganGenerator, vectors_file: Path) -> Non
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(partial, folder)
 
-
-def _adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-    return F.binary_cross_entropy_with_logits(logits, target)
 
 
 def main(config: CganTrainConfig) -> Path:
@@ -148,13 +144,14 @@ def main(config: CganTrainConfig) -> Path:
         else:
             wrong = right.roll(1, 0)
 
-        d_loss = _adversarial(discriminator(real, right), True) + 0.5 * (
-            _adversarial(discriminator(real, wrong), False) + _adversarial(discriminator(fake.detach(), right), False))
+        d_loss = adversarial_loss(discriminator(real, right), True) + 0.5 * (
+            adversarial_loss(discriminator(real, wrong), False)
+            + adversarial_loss(discriminator(fake.detach(), right), False))  # fmt: skip
         accelerator.backward(d_loss)
         d_optimizer.step()
         d_optimizer.zero_grad(set_to_none=True)
 
-        g_loss = _adversarial(discriminator(fake, right), True)
+        g_loss = adversarial_loss(discriminator(fake, right), True)
         if stats is not None:
             g_loss = g_loss + config.kl_coefficient * kl_loss(stats)
         accelerator.backward(g_loss)
@@ -174,7 +171,7 @@ def main(config: CganTrainConfig) -> Path:
         save_cgan(final, trained, config.word_vectors)
         from soundsight.loading import load_cgan
 
-        score = _val_score(load_cgan(final), val_captions[: config.validate_captions])
+        score = val_score(load_cgan(final), val_captions[: config.validate_captions])
         card = {"data": str(config.data), "word_vectors": str(config.word_vectors), "steps": config.steps,
                 "seconds": round(time.perf_counter() - start, 1), "val_all_attributes": score}  # fmt: skip
         save_text(json.dumps(card, indent=2) + "\n", final / "training.json", overwrite=True)
@@ -183,30 +180,13 @@ def main(config: CganTrainConfig) -> Path:
     return final
 
 
-def _val_score(painter: object, captions: list[str]) -> float:
-    """The verifier's all-attributes accuracy on `captions` painted."""
-    from soundsight.evaluate.image_model import paint_prompts, score_painted
-    from soundsight.generate import GenerateConfig
-
-    images = paint_prompts(painter, captions, GenerateConfig(), progress=False)  # type: ignore[arg-type]
-    scores = score_painted(images, captions, [f"{i:06d}.png" for i in range(len(captions))])
-    return round(float(scores.all_attributes or 0.0), 4)
-
 
 @torch.no_grad()
 def _save_samples(generator: torch.nn.Module, condition: torch.Tensor, path: Path) -> None:
     """A grid (4 wide) of val captions painted from fixed noise, so the grids of a run can be compared."""
-    from PIL import Image
-
     generator.eval()
     device = next(generator.parameters()).device
     noise = torch.randn(len(condition), generator.config.noise_dim, generator=torch.Generator().manual_seed(0))  # type: ignore[union-attr,arg-type]
     images = generator(condition.to(device), noise.to(device), generator=torch.Generator().manual_seed(1))[0]
     generator.train()
-    pixels = to_uint8(images.float().cpu().numpy())
-    side, rows = pixels.shape[1], -(-len(pixels) // 4)
-    padded = np.zeros((rows * 4, side, side, 3), dtype=np.uint8)
-    padded[: len(pixels)] = pixels
-    grid = padded.reshape(rows, 4, side, side, 3).transpose(0, 2, 1, 3, 4).reshape(rows * side, 4 * side, 3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    save_sample_grid(images, path)

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from safetensors.torch import save_model
@@ -47,6 +46,7 @@ from soundsight.shapes.render import render_scene
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import tokenize
+from soundsight.train.gan import adversarial_loss, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 
@@ -122,10 +122,6 @@ def save_stackgan(folder: Path, config: StackGanConfig, generators: dict[int, to
     os.replace(partial, folder)
 
 
-def _adversarial(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-    return F.binary_cross_entropy_with_logits(logits, target)
-
 
 def main(config: StackGanTrainConfig) -> Path:
     """Train (or resume) one stage; save the model (Stage I, or Stage I and II) in config.out/model."""
@@ -196,14 +192,15 @@ def main(config: StackGanTrainConfig) -> Path:
             fake, mu, log_variance = generator(low, embedding)
         condition = mu.detach()
 
-        d_loss = _adversarial(discriminator(real, condition), True) + 0.5 * (
-            _adversarial(discriminator(real, condition.roll(1, 0)), False)
-            + _adversarial(discriminator(fake.detach(), condition), False))  # fmt: skip
+        d_loss = adversarial_loss(discriminator(real, condition), True) + 0.5 * (
+            adversarial_loss(discriminator(real, condition.roll(1, 0)), False)
+            + adversarial_loss(discriminator(fake.detach(), condition), False))  # fmt: skip
         accelerator.backward(d_loss)
         d_optimizer.step()
         d_optimizer.zero_grad(set_to_none=True)
 
-        g_loss = _adversarial(discriminator(fake, condition), True) + config.kl_coefficient * kl_loss(mu, log_variance)
+        g_loss = adversarial_loss(discriminator(fake, condition), True)
+        g_loss = g_loss + config.kl_coefficient * kl_loss(mu, log_variance)
         accelerator.backward(g_loss)
         g_optimizer.step()
         g_optimizer.zero_grad(set_to_none=True)
@@ -224,7 +221,7 @@ def main(config: StackGanTrainConfig) -> Path:
             1: stage1, 2: accelerator.unwrap_model(generator)}  # fmt: skip
         save_stackgan(final, model_config, {s: g.cpu() for s, g in trained.items()})
         painter = load_stackgan(final, stage=config.stage)
-        score = _val_score(painter, val_captions[: config.validate_captions])
+        score = val_score(painter, val_captions[: config.validate_captions])
         card = {"stage": config.stage, "data": str(config.data), "scenes": len(targets), "steps": config.steps,
                 "seconds": round(time.perf_counter() - start, 1), "val_all_attributes": score}  # fmt: skip
         save_text(json.dumps(card, indent=2) + "\n", final / "training.json", overwrite=True)
@@ -233,30 +230,12 @@ def main(config: StackGanTrainConfig) -> Path:
     return final
 
 
-def _val_score(painter: object, captions: list[str]) -> float:
-    """The verifier's all-attributes accuracy on `captions` painted (read at 64 px)."""
-    from soundsight.evaluate.image_model import paint_prompts, score_painted
-    from soundsight.generate import GenerateConfig
-    from soundsight.shapes.spec import CANVAS_PX
-
-    images = paint_prompts(painter, captions, GenerateConfig(), progress=False)  # type: ignore[arg-type]
-    if images.shape[1] != CANVAS_PX:
-        from soundsight.backends.stackgan import to_canvas
-
-        images = to_canvas(images)
-    scores = score_painted(images, captions, [f"{i:06d}.png" for i in range(len(captions))])
-    return round(float(scores.all_attributes or 0.0), 4)
-
 
 @torch.no_grad()
 def _save_samples(accelerator: Accelerator, generator: torch.nn.Module, stage1: torch.nn.Module,
                   model_config: StackGanConfig, config: StackGanTrainConfig, tokenizer: Any,
                   text_encoder: torch.nn.Module, captions: list[str], path: Path) -> None:  # fmt: skip
     """A grid (4 wide) of val captions painted from fixed noise, so the grids of a run can be compared."""
-    from PIL import Image
-
-    from soundsight.train.scenes import to_uint8
-
     model = accelerator.unwrap_model(generator)
     model.eval()
     embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
@@ -268,11 +247,4 @@ def _save_samples(accelerator: Accelerator, generator: torch.nn.Module, stage1: 
     else:
         images = model(stage1(embedding, noise)[0], embedding)[0]
     model.train()
-    pixels = to_uint8(images.float().cpu().numpy())
-    side = pixels.shape[1]
-    rows = -(-len(pixels) // 4)
-    padded = np.zeros((rows * 4, side, side, 3), dtype=np.uint8)
-    padded[: len(pixels)] = pixels
-    grid = padded.reshape(rows, 4, side, side, 3).transpose(0, 2, 1, 3, 4).reshape(rows * side, 4 * side, 3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    save_sample_grid(images, path)

@@ -1,0 +1,41 @@
+"""What the GAN trainers share (train/stackgan.py, train/cgan.py): the adversarial loss, the val score and
+the sample grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from soundsight.train.scenes import to_uint8
+
+
+def adversarial_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of the discriminator's logits against all-real or all-fake."""
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def val_score(painter: object, captions: list[str]) -> float:
+    """The verifier's all-attributes accuracy on `captions` painted (read at 64 px)."""
+    from soundsight.backends.stackgan import to_canvas
+    from soundsight.evaluate.image_model import paint_prompts, score_painted
+    from soundsight.generate import GenerateConfig
+
+    images = to_canvas(paint_prompts(painter, captions, GenerateConfig(), progress=False))  # type: ignore[arg-type]
+    scores = score_painted(images, captions, [f"{i:06d}.png" for i in range(len(captions))])
+    return round(float(scores.all_attributes or 0.0), 4)
+
+
+def save_sample_grid(images: torch.Tensor, path: Path, columns: int = 4) -> None:
+    """(N, 3, H, W) pictures in [-1, 1] as one PNG, `columns` wide."""
+    pixels = to_uint8(images.float().cpu().numpy())
+    side, rows = pixels.shape[1], -(-len(pixels) // columns)
+    padded = np.zeros((rows * columns, side, side, 3), dtype=np.uint8)
+    padded[: len(pixels)] = pixels
+    grid = padded.reshape(rows, columns, side, side, 3).transpose(0, 2, 1, 3, 4).reshape(rows * side, columns * side, 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
