@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
 from soundsight.backends.cgan import CganPainter
 from soundsight.backends.shapes_world import ShapesWorldPainter
@@ -14,6 +15,7 @@ from soundsight.loading import load_painter, painter_backend
 from soundsight.models.cgan import CganConfig
 from soundsight.shapes.build import BuildReport
 from soundsight.train import cgan, word_vectors
+from soundsight.train.attributes import ATTRIBUTE_LOGITS
 from soundsight.word_vectors import embed_caption, load_word_vectors
 
 TINY = CganConfig(noise_dim=8, width=4, d_width=4, compressed_dim=8, ca_dim=8)
@@ -92,7 +94,10 @@ def test_the_cgan_variants_train(small_build: BuildReport, vectors: Path, tmp_pa
     with pytest.raises(ConfigError, match="augmentation"):
         CganConfig(augmentation="dropout")
     cgan.main(_config(small_build, vectors, tmp_path / "ca", 1, model={"augmentation": "ca", "pooling": "slots"},
-                      wrong_text="random", sample_every=0))  # fmt: skip
+                      wrong_text="random", sample_every=0, attribute_weight=1.0))  # fmt: skip
+    with safe_open(str(tmp_path / "ca" / "checkpoint-1" / "model_1.safetensors"), "pt") as discriminator:
+        head = discriminator.get_tensor("attribute_head.linear.weight")
+    assert head.shape == (ATTRIBUTE_LOGITS, 8 * TINY.d_width * 4 * 4)
     saved = json.loads((tmp_path / "ca" / "model" / "config.json").read_text())
     assert (saved["augmentation"], saved["pooling"], saved["condition_dim"]) == ("ca", "slots", 80)
     painter = load_painter(tmp_path / "ca")

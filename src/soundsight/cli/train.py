@@ -324,6 +324,10 @@ GAN_STEPS = typer.Option(6000, "--steps")
 GAN_BATCH = typer.Option(64, "--batch-size")
 GAN_LEARNING_RATE = typer.Option(2e-4, "--learning-rate")
 GAN_SAMPLE_EVERY = typer.Option(500, "--sample-every", help="Steps between sample grids in out/samples.")
+GAN_ATTRIBUTE_WEIGHT = typer.Option(
+    0.0, "--attribute-weight",
+    help="Above 0: an auxiliary attribute head on the discriminator (AC-GAN), its loss this weighted; 0: the paper's.",
+)  # fmt: skip
 
 
 @app.command("cgan")
@@ -348,6 +352,7 @@ def train_cgan(
     steps: int = GAN_STEPS,
     batch_size: int = GAN_BATCH,
     learning_rate: float = GAN_LEARNING_RATE,
+    attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -362,8 +367,8 @@ def train_cgan(
     quiet_libraries()
     config = attempt(lambda: cgan.CganTrainConfig(
         data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
-        learning_rate=learning_rate, checkpoint_every=checkpoint_every, sample_every=sample_every,
-        log_every=log_every, seed=seed, progress=not no_progress,
+        learning_rate=learning_rate, attribute_weight=attribute_weight, checkpoint_every=checkpoint_every,
+        sample_every=sample_every, log_every=log_every, seed=seed, progress=not no_progress,
         model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
     ))  # fmt: skip
     typer.echo(f"saved '{attempt(lambda: cgan.main(config))}'")
@@ -381,6 +386,7 @@ def train_stackgan(
     batch_size: int = GAN_BATCH,
     learning_rate: float = GAN_LEARNING_RATE,
     decay_every: int = typer.Option(2000, "--decay-every", help="Steps between halvings of the learning rate."),
+    attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -396,8 +402,8 @@ def train_stackgan(
     config = attempt(lambda: stackgan.StackGanTrainConfig(
         data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
-        checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
-        progress=not no_progress,
+        attribute_weight=attribute_weight, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        log_every=log_every, seed=seed, progress=not no_progress,
     ))  # fmt: skip
     final = attempt(lambda: stackgan.main(config))
     card = json.loads((final / "training.json").read_text())

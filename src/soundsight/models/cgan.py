@@ -108,8 +108,10 @@ def kl_loss(stats: torch.Tensor) -> torch.Tensor:
 
 
 class CganDiscriminator(nn.Module):
-    def __init__(self, config: CganConfig) -> None:
+    def __init__(self, config: CganConfig, attribute_head: nn.Module | None = None) -> None:
+        """`attribute_head`, given, reads the (B, 8 x d_width, 4, 4) picture features (train/attributes.py)."""
         super().__init__()
+        self.attribute_head = attribute_head
         d = config.d_width
         self.image = nn.Sequential(
             nn.Conv2d(3, d, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
@@ -123,8 +125,10 @@ class CganDiscriminator(nn.Module):
             nn.LeakyReLU(0.2, True), nn.Conv2d(8 * d, 1, 4),
         )  # fmt: skip
 
-    def forward(self, image: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 64, 64) and (B, condition_dim) standardised caption vectors -> (B,) logits."""
+    def forward(self, image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 3, 64, 64) and (B, condition_dim) standardised caption vectors -> (B,) logits, and the attribute
+        head's logits (None without one)."""
         features = self.image(image)
         text = self.compress(condition)[:, :, None, None].expand(-1, -1, *features.shape[2:])
-        return self.joint(torch.cat([features, text], dim=1)).flatten()
+        attributes = self.attribute_head(features) if self.attribute_head is not None else None
+        return self.joint(torch.cat([features, text], dim=1)).flatten(), attributes

@@ -168,8 +168,10 @@ class Stage2Generator(nn.Module):
 class Discriminator(nn.Module):
     """A picture (64 or stage2_size) and a condition (the generator's mu) -> one logit: real and matching."""
 
-    def __init__(self, config: StackGanConfig, size: int) -> None:
+    def __init__(self, config: StackGanConfig, size: int, attribute_head: nn.Module | None = None) -> None:
+        """`attribute_head`, given, reads the (B, C, 4, 4) picture features (train/attributes.py)."""
         super().__init__()
+        self.attribute_head = attribute_head
         d = config.d_width
         layers = [down_block(3, d, norm=False)]
         channels = d
@@ -178,13 +180,16 @@ class Discriminator(nn.Module):
             layers.append(down_block(channels, min(2 * channels, 16 * d)))
             channels, side = min(2 * channels, 16 * d), side // 2
         self.encode = nn.Sequential(*layers)
+        self.features = channels
         self.compress = nn.Linear(config.condition_dim, config.condition_dim)
         self.logit = nn.Sequential(
             nn.Conv2d(channels + config.condition_dim, 8 * d, 3, 1, 1, bias=False), nn.BatchNorm2d(8 * d),
             nn.LeakyReLU(0.2, True), nn.Conv2d(8 * d, 1, 4, 4),
         )  # fmt: skip
 
-    def forward(self, image: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (B,) logits, and the attribute head's logits (None without one)."""
         x = self.encode(image)
         c = self.compress(condition)[:, :, None, None].expand(-1, -1, 4, 4)
-        return self.logit(torch.cat([x, c], dim=1)).flatten()
+        attributes = self.attribute_head(x) if self.attribute_head is not None else None
+        return self.logit(torch.cat([x, c], dim=1)).flatten(), attributes

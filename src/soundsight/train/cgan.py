@@ -30,10 +30,11 @@ from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD
 from soundsight.errors import ConfigError
 from soundsight.files import read_jsonl, save_text
 from soundsight.models.cgan import CganConfig, CganDiscriminator, CganGenerator, kl_loss
+from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.gan import adversarial_loss, save_sample_grid, val_score
-from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
+from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
+from soundsight.train.scenes import draw_caption, draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 from soundsight.word_vectors import POOLINGS, embed_caption, load_word_vectors, pooled_dim
 
@@ -56,6 +57,7 @@ class CganTrainConfig:
     batch_size: int = 64  # the paper's
     learning_rate: float = 2e-4  # the paper's
     kl_coefficient: float = 2.0  # StackGAN's, for the "ca" variant
+    attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -110,7 +112,8 @@ def main(config: CganTrainConfig) -> Path:
     sample = embed([draw_caption(scenes.attributes[r], stats_rng) for r in rows])
     generator.condition_mean.copy_(sample.mean(0))
     generator.condition_std.copy_(sample.std(0) + 1e-4)
-    discriminator = CganDiscriminator(model_config)
+    head = AttributeHead(8 * model_config.d_width, 4) if config.attribute_weight > 0 else None
+    discriminator = CganDiscriminator(model_config, head)
     betas = (0.5, 0.999)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas)
@@ -135,7 +138,8 @@ def main(config: CganTrainConfig) -> Path:
         rows = process_share(batch_indices(step, len(scenes.pixels), config.batch_size, config.seed),
                              accelerator.process_index, accelerator.num_processes)  # fmt: skip
         real = torch.from_numpy(to_model_range(np.asarray(scenes.pixels[rows]))).to(accelerator.device)
-        condition = embed([draw_caption(scenes.attributes[r], rng) for r in rows]).to(accelerator.device)
+        drawn = [draw_caption_spec(scenes.attributes[r], rng) for r in rows]
+        condition = embed([caption for caption, _ in drawn]).to(accelerator.device)
         noise = torch.randn(len(rows), model_config.noise_dim, generator=torch_rng).to(accelerator.device)
         fake, right, stats = generator(condition, noise, generator=torch_rng)
         right = right.detach()
@@ -144,14 +148,14 @@ def main(config: CganTrainConfig) -> Path:
         else:
             wrong = right.roll(1, 0)
 
-        d_loss = adversarial_loss(discriminator(real, right), True) + 0.5 * (
-            adversarial_loss(discriminator(real, wrong), False)
-            + adversarial_loss(discriminator(fake.detach(), right), False))  # fmt: skip
+        scene_attributes = attribute_targets([scenes.attributes[r] for r in rows], accelerator.device)
+        d_loss = discriminator_loss(discriminator, real, fake, right, wrong, scene_attributes, config.attribute_weight)
         accelerator.backward(d_loss)
         d_optimizer.step()
         d_optimizer.zero_grad(set_to_none=True)
 
-        g_loss = adversarial_loss(discriminator(fake, right), True)
+        named = attribute_targets([spec for _, spec in drawn], accelerator.device)
+        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight)
         if stats is not None:
             g_loss = g_loss + config.kl_coefficient * kl_loss(stats)
         accelerator.backward(g_loss)

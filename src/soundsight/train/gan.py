@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from soundsight.train.attributes import attribute_loss
 from soundsight.train.scenes import to_uint8
 
 
@@ -17,6 +18,32 @@ def adversarial_loss(logits: torch.Tensor, real: bool) -> torch.Tensor:
     """Binary cross-entropy of the discriminator's logits against all-real or all-fake."""
     target = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def discriminator_loss(discriminator: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                       right: torch.Tensor, wrong: torch.Tensor, scene_attributes: torch.Tensor,
+                       attribute_weight: float) -> torch.Tensor:  # fmt: skip
+    """Matching-aware: log(s_r) + (log(1 - s_w) + log(1 - s_f)) / 2 as cross-entropies, where s_r reads a real
+    picture with its own text, s_w with a wrong one, s_f a generated picture with its text; and, with an
+    attribute head, its cross-entropy on the real pictures' attributes (all five known), weighted."""
+    logits, attributes = discriminator(real, right)
+    loss = adversarial_loss(logits, True) + 0.5 * (
+        adversarial_loss(discriminator(real, wrong)[0], False)
+        + adversarial_loss(discriminator(fake.detach(), right)[0], False))  # fmt: skip
+    if attributes is not None:
+        loss = loss + attribute_weight * attribute_loss(attributes, scene_attributes)
+    return loss
+
+
+def generator_loss(discriminator: torch.nn.Module, fake: torch.Tensor, right: torch.Tensor,
+                   named_attributes: torch.Tensor, attribute_weight: float) -> torch.Tensor:  # fmt: skip
+    """The non-saturating log(s_f); with an attribute head, the head's cross-entropy on the generated
+    pictures against what their captions name, weighted."""
+    logits, attributes = discriminator(fake, right)
+    loss = adversarial_loss(logits, True)
+    if attributes is not None:
+        loss = loss + attribute_weight * attribute_loss(attributes, named_attributes)
+    return loss
 
 
 def val_score(painter: object, captions: list[str]) -> float:

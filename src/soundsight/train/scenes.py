@@ -69,12 +69,17 @@ def load_scenes(data: Path, split: str, cache: Path, *, mirror: bool = True, pro
 
 def draw_caption(attributes: dict[str, str], rng: np.random.Generator) -> str:
     """A caption of the scene as the spec's grammar allows, attributes left out at random."""
+    return draw_caption_spec(attributes, rng)[0]
+
+
+def draw_caption_spec(attributes: dict[str, str], rng: np.random.Generator) -> tuple[str, CaptionSpec]:
+    """draw_caption, and what the caption names (None where it leaves an attribute out)."""
     background_first = bool(rng.random() < P_BACKGROUND_FIRST)
     size = None if rng.random() < P_OMIT["size"] else attributes["size"]
     position = None if rng.random() < P_OMIT["position"] else attributes["position"]
     background = attributes["background"] if background_first or rng.random() >= P_OMIT["background"] else None
     spec = CaptionSpec(attributes["shape"], attributes["color"], size, position, background)
-    return write_caption(spec, rng, background_first=background_first)
+    return write_caption(spec, rng, background_first=background_first), spec
 
 
 def to_model_range(pixels: np.ndarray) -> np.ndarray:

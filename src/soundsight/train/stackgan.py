@@ -43,11 +43,12 @@ from soundsight.models.stackgan import (
 )
 from soundsight.shapes.plan import plan_item
 from soundsight.shapes.render import render_scene
+from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import tokenize
-from soundsight.train.gan import adversarial_loss, save_sample_grid, val_score
-from soundsight.train.scenes import draw_caption, load_scenes, to_model_range
+from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
+from soundsight.train.scenes import draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class StackGanTrainConfig:
     batch_size: int = 64  # the paper's
     learning_rate: float = 2e-4  # the paper's, both networks
     kl_coefficient: float = 2.0  # the public code's COEFF.KL
+    attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     decay_every: int = 2000  # steps between halvings of the learning rate (the paper: every 100 epochs)
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -154,6 +156,8 @@ def main(config: StackGanTrainConfig) -> Path:
     generator: torch.nn.Module = stage1 if config.stage == 1 else Stage2Generator(model_config)
     side = model_config.stage1_size if config.stage == 1 else model_config.stage2_size
     discriminator = Discriminator(model_config, side)
+    if config.attribute_weight > 0:
+        discriminator.attribute_head = AttributeHead(discriminator.features, 4)
     betas = (0.5, 0.999)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate, betas=betas)
@@ -179,7 +183,8 @@ def main(config: StackGanTrainConfig) -> Path:
         rows = process_share(batch_indices(step, len(targets), config.batch_size, config.seed),
                              accelerator.process_index, accelerator.num_processes)  # fmt: skip
         real = torch.from_numpy(to_model_range(np.asarray(targets[rows]))).to(accelerator.device)
-        captions = [draw_caption(scenes.attributes[r], rng) for r in rows]
+        drawn = [draw_caption_spec(scenes.attributes[r], rng) for r in rows]
+        captions, specs = [caption for caption, _ in drawn], [spec for _, spec in drawn]
         with torch.no_grad():
             embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
                                        model_config.text_pooling)  # fmt: skip
@@ -192,14 +197,15 @@ def main(config: StackGanTrainConfig) -> Path:
             fake, mu, log_variance = generator(low, embedding)
         condition = mu.detach()
 
-        d_loss = adversarial_loss(discriminator(real, condition), True) + 0.5 * (
-            adversarial_loss(discriminator(real, condition.roll(1, 0)), False)
-            + adversarial_loss(discriminator(fake.detach(), condition), False))  # fmt: skip
+        scene_attributes = attribute_targets([scenes.attributes[r] for r in rows], accelerator.device)
+        d_loss = discriminator_loss(discriminator, real, fake, condition, condition.roll(1, 0), scene_attributes,
+                                    config.attribute_weight)  # fmt: skip
         accelerator.backward(d_loss)
         d_optimizer.step()
         d_optimizer.zero_grad(set_to_none=True)
 
-        g_loss = adversarial_loss(discriminator(fake, condition), True)
+        g_loss = generator_loss(discriminator, fake, condition, attribute_targets(specs, accelerator.device),
+                                config.attribute_weight)  # fmt: skip
         g_loss = g_loss + config.kl_coefficient * kl_loss(mu, log_variance)
         accelerator.backward(g_loss)
         g_optimizer.step()
