@@ -119,6 +119,13 @@ def test_joint_sampling_mixes_the_two_estimates_as_w_and_the_warm_start_say(tiny
         ComposeSettings(w=1.5)
     with pytest.raises(ConfigError, match="--warm-start 9"):
         ComposeSettings(steps=5, warm_start=9)
+    # a w ramp: the image model alone on the last step when w ends at 0
+    ramp = ComposeSettings(steps=12, warm_start=1, w=0.8, w_end=0.0)
+    assert [ramp.w_at(i) for i in (0, 1, 6, 11)] == pytest.approx([0.8, 0.8, 0.4, 0.0])
+    assert np.array_equal(run(composer, w=1.0, w_end=1.0), run(other, w=1.0))
+    assert not np.array_equal(run(composer, w=1.0, w_end=0.0), run(other, w=1.0, w_end=0.0))
+    with pytest.raises(ConfigError, match="--w-end -0.1"):
+        ComposeSettings(w_end=-0.1)
 
 
 def test_the_vocoder_trains_resumes_and_loads(small_build: BuildReport, tmp_path: Path) -> None:

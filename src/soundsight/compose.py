@@ -28,14 +28,25 @@ class ComposeSettings:
     steps: int = 25
     w: float = 0.4  # the audio model's share of the noise estimate (chosen on 70 pairs: docs/images_that_speak.md)
     warm_start: int = 5  # first steps denoised by the audio model alone
+    w_end: float | None = None  # given: w goes linearly from `w` (first joint step) to this (last step)
     image_guidance: float = 4.0
     audio_guidance: float = 8.0
+
+    def w_at(self, step: int) -> float:
+        """The audio model's share at `step` (0-based) of the joint steps after the warm start."""
+        if self.w_end is None:
+            return self.w
+        joint = max(1, self.steps - self.warm_start - 1)
+        fraction = min(1.0, max(0.0, (step - self.warm_start) / joint))
+        return self.w + (self.w_end - self.w) * fraction
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ConfigError(f"--steps {self.steps}: must be at least 1")
         if not 0.0 <= self.w <= 1.0:
             raise ConfigError(f"--w {self.w}: must be between 0 and 1")
+        if self.w_end is not None and not 0.0 <= self.w_end <= 1.0:
+            raise ConfigError(f"--w-end {self.w_end}: must be between 0 and 1")
         if not 0 <= self.warm_start <= self.steps:
             raise ConfigError(f"--warm-start {self.warm_start}: must be between 0 and --steps ({self.steps})")
 
@@ -89,14 +100,15 @@ class Composer:
         latents = torch.stack(noise).to(self.device) * scheduler.init_noise_sigma
         for i, t in enumerate(tqdm(scheduler.timesteps, desc="compose", unit="step", disable=not progress)):
             x = scheduler.scale_model_input(latents, t)
-            audio = settings.w > 0
-            image = settings.w < 1 and (i >= settings.warm_start or not audio)
+            w = settings.w_at(i)
+            audio = w > 0
+            image = w < 1 and (i >= settings.warm_start or not audio)
             eps_audio = self._guided(self.audio, x, t, audio_states, settings.audio_guidance) if audio else None
             eps_image = self._guided(self.image, x, t, image_states, settings.image_guidance) if image else None
             if eps_audio is None or eps_image is None:
                 eps = eps_audio if eps_image is None else eps_image
             else:
-                eps = (1 - settings.w) * eps_image + settings.w * eps_audio
+                eps = (1 - w) * eps_image + w * eps_audio
             latents = scheduler.step(eps, t, latents).prev_sample
         decoded = self.vae.decode(latents / self.vae.config.scaling_factor).sample
         grey = ((decoded.float().clamp(-1, 1).mean(dim=1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()

@@ -18,6 +18,9 @@ def compose(
     num_images: int = typer.Option(1, "--num-images", help="Samples composed, ranked by our shape and word judges."),
     w: float = typer.Option(0.4, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
     warm_start: int = typer.Option(5, "--warm-start", help="First steps denoised by the spectrogram model alone."),
+    w_end: float | None = typer.Option(
+        None, "--w-end", help="Given: w goes linearly from --w (after the warm start) to this at the last step."
+    ),
     steps: int = typer.Option(25, "--steps", help="DDIM steps."),
     image_guidance: float = typer.Option(4.0, "--image-guidance", help="Guidance scale of the image model."),
     audio_guidance: float = typer.Option(8.0, "--audio-guidance", help="Guidance scale of the spectrogram model."),
@@ -45,7 +48,7 @@ def compose(
     from soundsight.spectrogram import SPEC
 
     attempt(lambda: check_output_folder(out))
-    settings = attempt(lambda: ComposeSettings(steps, w, warm_start, image_guidance, audio_guidance))
+    settings = attempt(lambda: ComposeSettings(steps, w, warm_start, w_end, image_guidance, audio_guidance))
     attempt(lambda: _check_request(image_prompt, word, num_images, bundled=spectrogram_model is None))
     quiet_libraries()
     speaking = attempt(
@@ -61,7 +64,8 @@ def compose(
         stem = _free_stem(out, f"{word}-{result.asked_shape}-{result.composed.seed}")
         sidecar = {
             "image_prompt": image_prompt, "audio_prompt": audio_prompt or word, "word": word,
-            "seed": result.composed.seed, "w": w, "warm_start": warm_start, "steps": steps,
+            "seed": result.composed.seed, "w": w, "w_end": w_end, "warm_start": warm_start,
+            "steps": steps,
             "image_guidance": image_guidance, "audio_guidance": audio_guidance, **speaking.names,
             "shape_read": result.shape.shape, "shape_right": result.image_right,
             "word_heard": result.heard.word, "word_right": result.audio_right,

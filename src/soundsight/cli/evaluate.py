@@ -364,6 +364,7 @@ def evaluate_compose(
     steps: int = typer.Option(25, "--steps"),
     w: float = typer.Option(0.4, "--w"),
     warm_start: int = typer.Option(5, "--warm-start"),
+    w_end: float | None = typer.Option(None, "--w-end", help="w goes linearly from --w to this over the steps."),
     image_guidance: float = typer.Option(4.0, "--image-guidance"),
     audio_guidance: float = typer.Option(8.0, "--audio-guidance"),
     spectrogram_model: str | None = typer.Option(None, "--spectrogram-model", help="\\[default: ours]."),
@@ -386,7 +387,7 @@ def evaluate_compose(
     from soundsight.spectrogram import griffin_lim
 
     attempt(lambda: check_new_outputs(out, None))
-    settings = attempt(lambda: ComposeSettings(steps, w, warm_start, image_guidance, audio_guidance))
+    settings = attempt(lambda: ComposeSettings(steps, w, warm_start, w_end, image_guidance, audio_guidance))
     quiet_libraries()
     speaking = attempt(
         lambda: ImagesThatSpeak.from_pretrained(

@@ -156,8 +156,8 @@ def evaluate(speaking: ImagesThatSpeak, moonshine: WordListener, settings: Compo
         first.append(samples[0])
         best.append(best_of(samples))
         alone = {name: speaking.composer.compose(prompt, pair.word, [pair.seed], s)[0] for name, s in (
-            ("image only (w=0)", replace(settings, w=0.0, warm_start=0)),
-            ("audio only (w=1)", replace(settings, w=1.0)),
+            ("image only (w=0)", replace(settings, w=0.0, w_end=None, warm_start=0)),
+            ("audio only (w=1)", replace(settings, w=1.0, w_end=None)),
             ("no warm start", replace(settings, warm_start=0)),
         )}  # fmt: skip
         printed = imprint(alone["image only (w=0)"].picture, alone["audio only (w=1)"].picture)
@@ -174,7 +174,7 @@ def evaluate(speaking: ImagesThatSpeak, moonshine: WordListener, settings: Compo
         swept = []
         for pair in subset:
             composed = speaking.composer.compose(grey_prompt(f"a {pair.shape}"), pair.word, [pair.seed],
-                                                 replace(settings, w=w))  # fmt: skip
+                                                 replace(settings, w=w, w_end=None))  # fmt: skip
             swept += judged(speaking, moonshine, pair, composed)
         sweep[f"w={w:g}"] = rates(swept)
     report["w sweep"] = sweep
