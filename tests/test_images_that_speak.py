@@ -105,7 +105,8 @@ def test_joint_sampling_mixes_the_two_estimates_as_w_and_the_warm_start_say(tiny
                      composer.scheduler_config, composer.vocoder, {})  # fmt: skip
 
     def run(c: Composer, **kw: float) -> np.ndarray:
-        return c.compose("a star", "red", [0, 1], ComposeSettings(steps=4, **{"warm_start": 0, **kw}))[0].picture
+        settings = ComposeSettings(steps=4, **{"warm_start": 0, "w_end": None, **kw})  # type: ignore[arg-type]
+        return c.compose("a star", "red", [0, 1], settings)[0].picture
 
     assert np.array_equal(run(composer, w=1.0), run(other, w=1.0))  # the image model plays no part
     assert np.array_equal(run(composer, w=0.5, warm_start=4), run(other, w=0.5, warm_start=4))  # all warm start
@@ -168,7 +169,8 @@ def test_compose_writes_the_picture_its_sound_and_their_scores(tiny_sd: Path, tm
     assert result.exit_code == 0, result.output
     for seed in (5, 6):
         meta = json.loads((out / f"red-star-{seed}.json").read_text())
-        assert (meta["word"], meta["seed"], meta["w"], meta["vocoder"]) == ("red", seed, 0.4, "griffin-lim")
+        settings = (meta["word"], meta["seed"], meta["w"], meta["w_end"], meta["vocoder"])
+        assert settings == ("red", seed, 0.3, 0.7, "griffin-lim")
         assert meta["rank"] in (0, 1) and -1.0 <= meta["consistency_r"] <= 1.0
         with Image.open(out / f"red-star-{seed}.png") as png:
             assert png.mode == "L" and png.size == (32, 32)

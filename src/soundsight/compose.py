@@ -26,9 +26,11 @@ Vocoder = Callable[[np.ndarray], np.ndarray]  # (n_mels, frames) uint8 picture -
 @dataclass(frozen=True)
 class ComposeSettings:
     steps: int = 25
-    w: float = 0.4  # the audio model's share of the noise estimate (chosen on 70 pairs: docs/images_that_speak.md)
-    warm_start: int = 5  # first steps denoised by the audio model alone
-    w_end: float | None = None  # given: w goes linearly from `w` (first joint step) to this (last step)
+    # the audio model's share of the noise estimate, from `w` to `w_end` over the steps: the image model leads
+    # while the shape forms, the audio model while the harmonics do (chosen in docs/images_that_speak.md)
+    w: float = 0.3
+    warm_start: int = 0  # first steps denoised by the audio model alone
+    w_end: float | None = 0.7  # None: w throughout
     image_guidance: float = 4.0
     audio_guidance: float = 8.0
 

@@ -16,10 +16,10 @@ def compose(
     out: Path = OUT,
     seed: int = typer.Option(0, "--seed", help="Sample i is composed from seed + i."),
     num_images: int = typer.Option(1, "--num-images", help="Samples composed, ranked by our shape and word judges."),
-    w: float = typer.Option(0.4, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
-    warm_start: int = typer.Option(5, "--warm-start", help="First steps denoised by the spectrogram model alone."),
-    w_end: float | None = typer.Option(
-        None, "--w-end", help="Given: w goes linearly from --w (after the warm start) to this at the last step."
+    w: float = typer.Option(0.3, "--w", help="The spectrogram model's share of each noise estimate (0-1)."),
+    warm_start: int = typer.Option(0, "--warm-start", help="First steps denoised by the spectrogram model alone."),
+    w_end: float = typer.Option(
+        0.7, "--w-end", help="w goes linearly from --w (after any warm start) to this by the last step (--w: constant)."
     ),
     steps: int = typer.Option(25, "--steps", help="DDIM steps."),
     image_guidance: float = typer.Option(4.0, "--image-guidance", help="Guidance scale of the image model."),

@@ -328,6 +328,9 @@ GAN_ATTRIBUTE_WEIGHT = typer.Option(
     0.0, "--attribute-weight",
     help="Above 0: an auxiliary attribute head on the discriminator (AC-GAN), its loss this weighted; 0: the paper's.",
 )  # fmt: skip
+GAN_L1_WEIGHT = typer.Option(
+    0.0, "--l1-weight", help="Above 0: pix2pix's L1 term to the caption's own scene, this weighted (pix2pix: 100)."
+)
 
 
 @app.command("cgan")
@@ -353,6 +356,7 @@ def train_cgan(
     batch_size: int = GAN_BATCH,
     learning_rate: float = GAN_LEARNING_RATE,
     attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
+    l1_weight: float = GAN_L1_WEIGHT,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -367,7 +371,8 @@ def train_cgan(
     quiet_libraries()
     config = attempt(lambda: cgan.CganTrainConfig(
         data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
-        learning_rate=learning_rate, attribute_weight=attribute_weight, checkpoint_every=checkpoint_every,
+        learning_rate=learning_rate, attribute_weight=attribute_weight, l1_weight=l1_weight,
+        checkpoint_every=checkpoint_every,
         sample_every=sample_every, log_every=log_every, seed=seed, progress=not no_progress,
         model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
     ))  # fmt: skip
@@ -387,6 +392,7 @@ def train_stackgan(
     learning_rate: float = GAN_LEARNING_RATE,
     decay_every: int = typer.Option(2000, "--decay-every", help="Steps between halvings of the learning rate."),
     attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
+    l1_weight: float = GAN_L1_WEIGHT,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -402,7 +408,8 @@ def train_stackgan(
     config = attempt(lambda: stackgan.StackGanTrainConfig(
         data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
-        attribute_weight=attribute_weight, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        attribute_weight=attribute_weight, l1_weight=l1_weight,
+        checkpoint_every=checkpoint_every, sample_every=sample_every,
         log_every=log_every, seed=seed, progress=not no_progress,
     ))  # fmt: skip
     final = attempt(lambda: stackgan.main(config))

@@ -58,6 +58,7 @@ class CganTrainConfig:
     learning_rate: float = 2e-4  # the paper's
     kl_coefficient: float = 2.0  # StackGAN's, for the "ca" variant
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
+    l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -155,7 +156,7 @@ def main(config: CganTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         named = attribute_targets([spec for _, spec in drawn], accelerator.device)
-        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight)
+        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight, real, config.l1_weight)
         if stats is not None:
             g_loss = g_loss + config.kl_coefficient * kl_loss(stats)
         accelerator.backward(g_loss)

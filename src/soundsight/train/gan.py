@@ -36,13 +36,17 @@ def discriminator_loss(discriminator: torch.nn.Module, real: torch.Tensor, fake:
 
 
 def generator_loss(discriminator: torch.nn.Module, fake: torch.Tensor, right: torch.Tensor,
-                   named_attributes: torch.Tensor, attribute_weight: float) -> torch.Tensor:  # fmt: skip
+                   named_attributes: torch.Tensor, attribute_weight: float, real: torch.Tensor | None = None,
+                   l1_weight: float = 0.0) -> torch.Tensor:  # fmt: skip
     """The non-saturating log(s_f); with an attribute head, the head's cross-entropy on the generated
-    pictures against what their captions name, weighted."""
+    pictures against what their captions name, weighted; with `l1_weight`, the mean absolute difference from
+    the real picture the caption was drawn from (pix2pix's L1 term, Isola et al., 2017), weighted."""
     logits, attributes = discriminator(fake, right)
     loss = adversarial_loss(logits, True)
     if attributes is not None:
         loss = loss + attribute_weight * attribute_loss(attributes, named_attributes)
+    if l1_weight > 0 and real is not None:
+        loss = loss + l1_weight * F.l1_loss(fake, real)
     return loss
 
 

@@ -66,6 +66,7 @@ class StackGanTrainConfig:
     learning_rate: float = 2e-4  # the paper's, both networks
     kl_coefficient: float = 2.0  # the public code's COEFF.KL
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
+    l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
     decay_every: int = 2000  # steps between halvings of the learning rate (the paper: every 100 epochs)
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -205,7 +206,7 @@ def main(config: StackGanTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         g_loss = generator_loss(discriminator, fake, condition, attribute_targets(specs, accelerator.device),
-                                config.attribute_weight)  # fmt: skip
+                                config.attribute_weight, real, config.l1_weight)  # fmt: skip
         g_loss = g_loss + config.kl_coefficient * kl_loss(mu, log_variance)
         accelerator.backward(g_loss)
         g_optimizer.step()
