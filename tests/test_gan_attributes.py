@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from soundsight.shapes.captions import CaptionSpec
@@ -22,3 +23,19 @@ def test_attribute_loss_ignores_what_the_caption_leaves_free() -> None:
     right = logits.clone()
     right[0, 3] = right[0, 6] = 10.0  # star, red
     assert attribute_loss(right, targets) < 0.01 < attribute_loss(logits, targets)
+
+
+def test_the_generator_loss_adds_the_attribute_and_l1_terms_as_weighted() -> None:
+    from soundsight.train.gan import generator_loss
+
+    def undecided(image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.zeros(len(image)), torch.zeros(len(image), ATTRIBUTE_LOGITS)
+
+    fake, real = torch.zeros(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)
+    named = attribute_targets([CaptionSpec("star", "red"), CaptionSpec("heart", "blue", "big")])
+    adversarial = float(torch.log(torch.tensor(2.0)))  # logits of 0 against "real"
+    uniform = float(torch.log(torch.tensor([6.0, 8.0, 2.0])).mean())  # shape, colour, size (named once) at chance
+    loss = generator_loss(undecided, fake, torch.zeros(2, 5), named, 0.0)  # type: ignore[arg-type]
+    assert float(loss) == pytest.approx(adversarial)
+    loss = generator_loss(undecided, fake, torch.zeros(2, 5), named, 2.0, real, 10.0)  # type: ignore[arg-type]
+    assert float(loss) == pytest.approx(adversarial + 2.0 * uniform + 10.0 * 0.5, rel=1e-5)
