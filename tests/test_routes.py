@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from soundsight.defaults import bundled_asr_dir, bundled_image_model_dir
 from soundsight.models.stackgan import StackGanConfig, Stage1Generator
@@ -48,6 +49,11 @@ def test_one_table_scores_every_asr_painter_and_route(small_build: BuildReport, 
     assert "| route (speech -> picture) | all attributes | s / item |" in markdown
     assert "| route (a colour word and a shape word said apart -> picture) |" in markdown
     assert (out / "plot.png").stat().st_size > 1000
+    with Image.open(out / "painters.png") as grid:  # the 4 test captions, one row a painter, 198 x 238 px a tile
+        assert grid.size == (4 * 198, 2 * 238)
+        frames = [[grid.getpixel((198 * column + 99, 238 * row + 1)) for column in range(4)] for row in range(2)]
+    green, red = (40, 170, 70), (220, 40, 40)
+    assert green in frames[0] and frames[1] == [red] * 4  # SD reads right at least half the time; random never
 
 
 def test_a_route_naming_no_given_model_is_one_line(small_build: BuildReport, tmp_path: Path) -> None:

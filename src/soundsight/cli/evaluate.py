@@ -432,7 +432,8 @@ def evaluate_routes(
     no_progress: bool = NO_PROGRESS,
 ) -> None:
     """Every ASR, painter and route from speech to picture on the same clips, captions and seeds: OUT/report.md,
-    OUT/report.json and OUT/plot.png (accuracy against seconds an item). Painters are scored alone: a picture
+    OUT/report.json, OUT/plot.png (accuracy against seconds an item) and OUT/painters.png (the same test captions
+    painted by each painter, one row each). Painters are scored alone: a picture
     that reads back wrong is not painted again."""
     from soundsight.backends.shapes_world import ShapesWorldPainter
     from soundsight.defaults import bundled_asr_dir, default_generate_config, default_image_model
@@ -459,11 +460,11 @@ def evaluate_routes(
         painters[_label(name)] = painter
     configs = {_label(name): default_generate_config(name) for name in painter_names}
     chosen = [routes.Route(_label(r.asr), _label(r.painter)) for r in chosen]
+    out.mkdir(parents=True, exist_ok=True)
     report = attempt(lambda: routes.evaluate_routes(
         asrs, painters, chosen, data, heldout=heldout, limit=limit, seed=seed, paint_configs=configs, words=words,
-        word_pair_count=word_pairs, progress=not no_progress,
+        word_pair_count=word_pairs, grid=out / "painters.png", progress=not no_progress,
     ))  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
     save_text(json.dumps(asdict(report), indent=2) + "\n", out / "report.json")
     save_text(routes.markdown(report), out / "report.md")
     routes.plot(report, out / "plot.png")

@@ -19,13 +19,16 @@ from soundsight.asr import AsrBackend, transcribe
 from soundsight.audio import load_audio
 from soundsight.backends.stackgan import to_canvas
 from soundsight.errors import SoundSightError
+from soundsight.evaluate.grid import verdict_grid
 from soundsight.evaluate.image_model import paint_prompts, score_painted, split_rows
 from soundsight.evaluate.plots import labelled_scatter
 from soundsight.evaluate.wer import score_transcripts
 from soundsight.evaluate.word_route import WordRouteRow, evaluate_word_route, hear_words, word_pairs
-from soundsight.files import read_jsonl
+from soundsight.files import read_jsonl, save_png
 from soundsight.generate import GenerateConfig, Painter
 from soundsight.prompt import PromptConfig, build_prompt
+
+GRID_CAPTIONS = 8  # test captions in the grid, the same for every painter
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,12 @@ def _prompt(transcript: str) -> str:
 def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], routes: list[Route], data: Path, *,
                     heldout: Path | None = None, limit: int | None = None, seed: int = 0,
                     paint_configs: dict[str, GenerateConfig] | None = None, words: Path | None = None,
-                    word_pair_count: int = 200, progress: bool = True) -> RoutesReport:  # fmt: skip
+                    word_pair_count: int = 200, grid: Path | None = None,
+                    progress: bool = True) -> RoutesReport:  # fmt: skip
     """Benchmark every ASR on DATA/speech/test (and the `heldout` speech folder), every painter on the test and
     novel captions, and every route on the spoken test captions; painters paint caption i from seed + i. With
-    `words` (a folder of spoken words), every route also on a colour word and a shape word said apart."""
+    `words` (a folder of spoken words), every route also on a colour word and a shape word said apart. With
+    `grid`, a picture there of the first GRID_CAPTIONS test captions painted by each painter, one row each."""
     speech = split_rows(data, "speech", "test")[:limit]
     captions = {split: [str(r["caption"]) for r in split_rows(data, "scenes", split)[:limit]]
                 for split in ("test", "novel")}  # fmt: skip
@@ -149,6 +154,9 @@ def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], r
 
     configs = paint_configs or {}
     painter_rows, painter_seconds = [], {}
+    tiles: list[np.ndarray] = []
+    tile_verdicts: list[bool | None] = []
+    tile_captions: list[str] = []
     for key, painter in tqdm(painters.items(), unit="painter", desc="paint", disable=not progress):
         config = GenerateConfig(**{**asdict(configs.get(key, GenerateConfig())), "seed": seed})
         scored, seconds = {}, 0.0
@@ -156,11 +164,18 @@ def evaluate_routes(asrs: dict[str, AsrBackend], painters: dict[str, Painter], r
             images, seconds_each = _paint(painter, texts, config)
             scored[split] = score_painted(images, texts, [f"{i:06d}" for i in range(len(texts))])
             seconds = seconds_each if split == "test" else seconds
+            if split == "test":
+                tiles += list(images[:GRID_CAPTIONS])
+                tile_verdicts += [v.correct for v in scored[split].verdicts[:GRID_CAPTIONS]]
+                tile_captions += [f"{key}: {t}" for t in texts[:GRID_CAPTIONS]]
         painter_seconds[key] = seconds
         painter_rows.append(PainterRow(key, scored["test"].all_attributes, scored["novel"].all_attributes,
                                        scored["test"].per_attribute, parameter_count(painter), round(seconds, 4),
                                        int(painter.native_size)))  # fmt: skip
 
+    if grid is not None and tiles:
+        columns = min(GRID_CAPTIONS, len(captions["test"]))
+        save_png(verdict_grid(tiles, tile_verdicts, tile_captions, columns=columns), grid, overwrite=True)
     route_rows = []
     spoken_captions = [str(r["caption"]) for r in speech]
     asr_seconds = {row.name: row.seconds_per_clip for row in asr_rows}
