@@ -110,3 +110,19 @@ def test_train_cgan_refuses_missing_vectors_in_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].endswith("no such file")
+
+
+def test_the_shipped_cgan_loads_by_name_and_paints_what_the_verifier_reads() -> None:
+    from soundsight.evaluate.image_model import paint_prompts, score_painted
+
+    painter = load_painter("cgan")
+    assert isinstance(painter, ShapesWorldPainter) and isinstance(painter.inner, CganPainter)
+    # two captions it paints right from these seeds (a regression check of the shipped weights and their
+    # vectors' standardisation), and the first picture read against another caption
+    captions = ["a big purple circle in the middle", "a big purple square in the center"]
+    images = np.concatenate([paint_prompts(painter, [caption], GenerateConfig(seed=seed), progress=False)
+                             for caption, seed in zip(captions, (2, 11), strict=True)])  # fmt: skip
+    assert images.shape == (2, 64, 64, 3)
+    verdicts = score_painted(images, captions, ["a", "b"]).verdicts
+    assert [v.correct for v in verdicts] == [True, True]
+    assert not score_painted(images[:1], ["a big red star in the middle"], ["c"]).verdicts[0].correct
