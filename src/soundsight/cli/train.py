@@ -372,8 +372,8 @@ def train_cgan(
     config = attempt(lambda: cgan.CganTrainConfig(
         data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
         learning_rate=learning_rate, attribute_weight=attribute_weight, l1_weight=l1_weight,
-        checkpoint_every=checkpoint_every,
-        sample_every=sample_every, log_every=log_every, seed=seed, progress=not no_progress,
+        checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
+        progress=not no_progress,
         model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
     ))  # fmt: skip
     typer.echo(f"saved '{attempt(lambda: cgan.main(config))}'")
@@ -408,9 +408,8 @@ def train_stackgan(
     config = attempt(lambda: stackgan.StackGanTrainConfig(
         data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
-        attribute_weight=attribute_weight, l1_weight=l1_weight,
-        checkpoint_every=checkpoint_every, sample_every=sample_every,
-        log_every=log_every, seed=seed, progress=not no_progress,
+        attribute_weight=attribute_weight, l1_weight=l1_weight, checkpoint_every=checkpoint_every,
+        sample_every=sample_every, log_every=log_every, seed=seed, progress=not no_progress,
     ))  # fmt: skip
     final = attempt(lambda: stackgan.main(config))
     card = json.loads((final / "training.json").read_text())
