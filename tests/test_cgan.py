@@ -93,8 +93,13 @@ def test_the_cgan_variants_train(small_build: BuildReport, vectors: Path, tmp_pa
         cgan.CganTrainConfig(wrong_text="none")
     with pytest.raises(ConfigError, match="augmentation"):
         CganConfig(augmentation="dropout")
+    with pytest.raises(ConfigError, match="omit_rate"):
+        cgan.CganTrainConfig(omit_rate=1.5)
     cgan.main(_config(small_build, vectors, tmp_path / "ca", 1, model={"augmentation": "ca", "pooling": "slots"},
-                      wrong_text="random", sample_every=0, attribute_weight=1.0))  # fmt: skip
+                      wrong_text="random", sample_every=0, attribute_weight=1.0, l1_weight=10.0, omit_rate=0.5,
+                      l1_placed_only=True))  # fmt: skip
+    settings = json.loads((tmp_path / "ca" / "config.json").read_text())
+    assert (settings["omit_rate"], settings["l1_placed_only"]) == (0.5, True)
     with safe_open(str(tmp_path / "ca" / "checkpoint-1" / "model_1.safetensors"), "pt") as discriminator:
         head = discriminator.get_tensor("attribute_head.linear.weight")
     assert head.shape == (ATTRIBUTE_LOGITS, 8 * TINY.d_width * 4 * 4)
@@ -110,6 +115,11 @@ def test_train_cgan_refuses_missing_vectors_in_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].endswith("no such file")
+    done = subprocess.run([sys.executable, "-m", "soundsight", "train", "cgan", "--omit-rate", "2",
+                           "--out", str(tmp_path / "omit")], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("expected a probability from 0 to 1")
+    assert not (tmp_path / "omit").exists()
 
 
 def test_the_shipped_cgan_loads_by_name_and_paints_what_the_verifier_reads() -> None:

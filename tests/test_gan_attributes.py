@@ -39,3 +39,54 @@ def test_the_generator_loss_adds_the_attribute_and_l1_terms_as_weighted() -> Non
     assert float(loss) == pytest.approx(adversarial)
     loss = generator_loss(undecided, fake, torch.zeros(2, 5), named, 2.0, real, 10.0)  # type: ignore[arg-type]
     assert float(loss) == pytest.approx(adversarial + 2.0 * uniform + 10.0 * 0.5, rel=1e-5)
+
+
+def test_the_l1_term_counts_only_the_pictures_its_mask_marks() -> None:
+    from soundsight.train.gan import generator_loss, placed_mask
+
+    def undecided(image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return torch.zeros(len(image)), None
+
+    specs = [CaptionSpec("star", "red", "big", "left"), CaptionSpec("star", "red", "big"), CaptionSpec("star", "red")]
+    mask = placed_mask(specs, "cpu")
+    assert mask.tolist() == [True, False, False]
+    fake = torch.zeros(3, 3, 4, 4)
+    real = torch.stack([torch.full((3, 4, 4), v) for v in (0.3, 0.6, 0.9)])
+    adversarial = float(torch.log(torch.tensor(2.0)))
+    loss = generator_loss(undecided, fake, torch.zeros(3, 5), torch.zeros(3, 5), 0.0, real, 10.0, mask)  # type: ignore[arg-type]
+    assert float(loss) == pytest.approx(adversarial + 10.0 * 0.3 / 3, rel=1e-5)  # only the first picture, mean of 3
+    loss = generator_loss(undecided, fake, torch.zeros(3, 5), torch.zeros(3, 5), 0.0, real, 10.0)  # type: ignore[arg-type]
+    assert float(loss) == pytest.approx(adversarial + 10.0 * 0.6, rel=1e-5)
+
+
+def test_an_omit_rate_of_one_leaves_only_shape_and_colour_unless_the_background_comes_first() -> None:
+    import numpy as np
+
+    from soundsight.shapes.captions import parse_caption
+    from soundsight.train.scenes import draw_caption_spec
+
+    scene = {"shape": "star", "color": "red", "size": "small", "position": "left", "background": "blue"}
+    rng = np.random.default_rng(0)
+    drawn = [draw_caption_spec(scene, rng, omit_rate=1.0) for _ in range(300)]
+    for caption, spec in drawn:
+        assert parse_caption(caption) == spec
+        assert (spec.shape, spec.color, spec.size, spec.position) == ("star", "red", None, None)
+        assert spec.background in (None, "blue")
+        assert (spec.background is None) != caption.startswith("a blue background with")
+    object_only = sum(spec.background is None for _, spec in drawn) / len(drawn)
+    assert 0.6 < object_only < 0.8  # background first 30% of the time
+    named = [draw_caption_spec(scene, rng, omit_rate=0.0)[1] for _ in range(100)]
+    assert all(s == CaptionSpec("star", "red", "small", "left", "blue") for s in named)
+
+
+def test_both_gan_trainers_refuse_an_omit_rate_outside_0_to_1() -> None:
+    from soundsight.errors import ConfigError
+    from soundsight.train.cgan import CganTrainConfig
+    from soundsight.train.stackgan import StackGanTrainConfig
+
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="omit_rate"):
+            CganTrainConfig(omit_rate=bad)
+        with pytest.raises(ConfigError, match="omit_rate"):
+            StackGanTrainConfig(stage=1, omit_rate=bad)
+    assert StackGanTrainConfig(stage=1, omit_rate=1.0).omit_rate == 1.0

@@ -33,7 +33,7 @@ from soundsight.models.cgan import CganConfig, CganDiscriminator, CganGenerator,
 from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
+from soundsight.train.gan import discriminator_loss, generator_loss, placed_mask, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption, draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 from soundsight.word_vectors import POOLINGS, embed_caption, load_word_vectors, pooled_dim
@@ -59,6 +59,8 @@ class CganTrainConfig:
     kl_coefficient: float = 2.0  # StackGAN's, for the "ca" variant
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
+    omit_rate: float | None = None  # each of size, position, background left out of a caption; None: P_OMIT's
+    l1_placed_only: bool = False  # the L1 term only where the caption names size and position
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -69,6 +71,8 @@ class CganTrainConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every")
+        if self.omit_rate is not None and not 0.0 <= self.omit_rate <= 1.0:
+            raise ConfigError(f"omit_rate {self.omit_rate}: expected a probability from 0 to 1")
         if self.wrong_text not in WRONG_TEXTS:
             raise ConfigError(f"wrong_text {self.wrong_text!r}: expected one of {', '.join(WRONG_TEXTS)}")
         if self.model.pooling not in POOLINGS:
@@ -110,7 +114,7 @@ def main(config: CganTrainConfig) -> Path:
     generator = CganGenerator(model_config)
     stats_rng = np.random.default_rng([config.seed, 1])
     rows = stats_rng.integers(0, len(scenes.attributes), STATISTICS_CAPTIONS)
-    sample = embed([draw_caption(scenes.attributes[r], stats_rng) for r in rows])
+    sample = embed([draw_caption(scenes.attributes[r], stats_rng, config.omit_rate) for r in rows])
     generator.condition_mean.copy_(sample.mean(0))
     generator.condition_std.copy_(sample.std(0) + 1e-4)
     head = AttributeHead(8 * model_config.d_width, 4) if config.attribute_weight > 0 else None
@@ -139,7 +143,7 @@ def main(config: CganTrainConfig) -> Path:
         rows = process_share(batch_indices(step, len(scenes.pixels), config.batch_size, config.seed),
                              accelerator.process_index, accelerator.num_processes)  # fmt: skip
         real = torch.from_numpy(to_model_range(np.asarray(scenes.pixels[rows]))).to(accelerator.device)
-        drawn = [draw_caption_spec(scenes.attributes[r], rng) for r in rows]
+        drawn = [draw_caption_spec(scenes.attributes[r], rng, config.omit_rate) for r in rows]
         condition = embed([caption for caption, _ in drawn]).to(accelerator.device)
         noise = torch.randn(len(rows), model_config.noise_dim, generator=torch_rng).to(accelerator.device)
         fake, right, stats = generator(condition, noise, generator=torch_rng)
@@ -156,7 +160,10 @@ def main(config: CganTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         named = attribute_targets([spec for _, spec in drawn], accelerator.device)
-        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight, real, config.l1_weight)
+        specs = [spec for _, spec in drawn]
+        l1_mask = placed_mask(specs, accelerator.device) if config.l1_placed_only else None
+        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight, real, config.l1_weight,
+                                l1_mask)  # fmt: skip
         if stats is not None:
             g_loss = g_loss + config.kl_coefficient * kl_loss(stats)
         accelerator.backward(g_loss)

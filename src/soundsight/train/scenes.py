@@ -67,17 +67,24 @@ def load_scenes(data: Path, split: str, cache: Path, *, mirror: bool = True, pro
     return SceneSet(both, [a for pair in zip(attributes, mirrored, strict=True) for a in pair])
 
 
-def draw_caption(attributes: dict[str, str], rng: np.random.Generator) -> str:
+def draw_caption(attributes: dict[str, str], rng: np.random.Generator, omit_rate: float | None = None) -> str:
     """A caption of the scene as the spec's grammar allows, attributes left out at random."""
-    return draw_caption_spec(attributes, rng)[0]
+    return draw_caption_spec(attributes, rng, omit_rate)[0]
 
 
-def draw_caption_spec(attributes: dict[str, str], rng: np.random.Generator) -> tuple[str, CaptionSpec]:
-    """draw_caption, and what the caption names (None where it leaves an attribute out)."""
+def draw_caption_spec(
+    attributes: dict[str, str], rng: np.random.Generator, omit_rate: float | None = None
+) -> tuple[str, CaptionSpec]:
+    """draw_caption, and what the caption names (None where it leaves an attribute out).
+
+    `omit_rate` leaves each of size, position and background out with that probability instead of
+    P_OMIT's (a caption that puts its background first keeps it).
+    """
+    p_omit = P_OMIT if omit_rate is None else dict.fromkeys(P_OMIT, omit_rate)
     background_first = bool(rng.random() < P_BACKGROUND_FIRST)
-    size = None if rng.random() < P_OMIT["size"] else attributes["size"]
-    position = None if rng.random() < P_OMIT["position"] else attributes["position"]
-    background = attributes["background"] if background_first or rng.random() >= P_OMIT["background"] else None
+    size = None if rng.random() < p_omit["size"] else attributes["size"]
+    position = None if rng.random() < p_omit["position"] else attributes["position"]
+    background = attributes["background"] if background_first or rng.random() >= p_omit["background"] else None
     spec = CaptionSpec(attributes["shape"], attributes["color"], size, position, background)
     return write_caption(spec, rng, background_first=background_first), spec
 

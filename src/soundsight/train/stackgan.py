@@ -47,7 +47,7 @@ from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import tokenize
-from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
+from soundsight.train.gan import discriminator_loss, generator_loss, placed_mask, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 
@@ -67,6 +67,8 @@ class StackGanTrainConfig:
     kl_coefficient: float = 2.0  # the public code's COEFF.KL
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
+    omit_rate: float | None = None  # each of size, position, background left out of a caption; None: P_OMIT's
+    l1_placed_only: bool = False  # the L1 term only where the caption names size and position
     decay_every: int = 2000  # steps between halvings of the learning rate (the paper: every 100 epochs)
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -78,6 +80,8 @@ class StackGanTrainConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "decay_every")
+        if self.omit_rate is not None and not 0.0 <= self.omit_rate <= 1.0:
+            raise ConfigError(f"omit_rate {self.omit_rate}: expected a probability from 0 to 1")
         if self.stage not in (1, 2):
             raise ConfigError(f"--stage {self.stage}: expected 1 or 2")
         if self.stage == 2 and self.stage1 is None:
@@ -184,7 +188,7 @@ def main(config: StackGanTrainConfig) -> Path:
         rows = process_share(batch_indices(step, len(targets), config.batch_size, config.seed),
                              accelerator.process_index, accelerator.num_processes)  # fmt: skip
         real = torch.from_numpy(to_model_range(np.asarray(targets[rows]))).to(accelerator.device)
-        drawn = [draw_caption_spec(scenes.attributes[r], rng) for r in rows]
+        drawn = [draw_caption_spec(scenes.attributes[r], rng, config.omit_rate) for r in rows]
         captions, specs = [caption for caption, _ in drawn], [spec for _, spec in drawn]
         with torch.no_grad():
             embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
@@ -206,7 +210,8 @@ def main(config: StackGanTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         g_loss = generator_loss(discriminator, fake, condition, attribute_targets(specs, accelerator.device),
-                                config.attribute_weight, real, config.l1_weight)  # fmt: skip
+                                config.attribute_weight, real, config.l1_weight,
+                                placed_mask(specs, accelerator.device) if config.l1_placed_only else None)  # fmt: skip
         g_loss = g_loss + config.kl_coefficient * kl_loss(mu, log_variance)
         accelerator.backward(g_loss)
         g_optimizer.step()
