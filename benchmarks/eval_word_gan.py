@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from common import RESULTS, write
 
-from soundsight.evaluate.image_model import paint_prompts, save_grid, score_painted, split_rows
+from soundsight.evaluate.image_model import paint_prompts, score_painted, split_rows
 from soundsight.evaluate.shapes import ShapesScores
 from soundsight.generate import GenerateConfig
 from soundsight.loading import load_painter

@@ -96,10 +96,10 @@ def test_the_cgan_variants_train(small_build: BuildReport, vectors: Path, tmp_pa
     with pytest.raises(ConfigError, match="omit_rate"):
         cgan.CganTrainConfig(omit_rate=1.5)
     cgan.main(_config(small_build, vectors, tmp_path / "ca", 1, model={"augmentation": "ca", "pooling": "slots"},
-                      wrong_text="random", sample_every=0, attribute_weight=1.0, l1_weight=10.0, omit_rate=0.5,
-                      l1_placed_only=True))  # fmt: skip
+                      wrong_text="random", sample_every=0, attribute_weight=1.0, l1_weight=10.0,
+                      omit_rate=0.5))  # fmt: skip
     settings = json.loads((tmp_path / "ca" / "config.json").read_text())
-    assert (settings["omit_rate"], settings["l1_placed_only"]) == (0.5, True)
+    assert settings["omit_rate"] == 0.5
     with safe_open(str(tmp_path / "ca" / "checkpoint-1" / "model_1.safetensors"), "pt") as discriminator:
         head = discriminator.get_tensor("attribute_head.linear.weight")
     assert head.shape == (ATTRIBUTE_LOGITS, 8 * TINY.d_width * 4 * 4)

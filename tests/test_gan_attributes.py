@@ -41,24 +41,6 @@ def test_the_generator_loss_adds_the_attribute_and_l1_terms_as_weighted() -> Non
     assert float(loss) == pytest.approx(adversarial + 2.0 * uniform + 10.0 * 0.5, rel=1e-5)
 
 
-def test_the_l1_term_counts_only_the_pictures_its_mask_marks() -> None:
-    from soundsight.train.gan import generator_loss, placed_mask
-
-    def undecided(image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return torch.zeros(len(image)), None
-
-    specs = [CaptionSpec("star", "red", "big", "left"), CaptionSpec("star", "red", "big"), CaptionSpec("star", "red")]
-    mask = placed_mask(specs, "cpu")
-    assert mask.tolist() == [True, False, False]
-    fake = torch.zeros(3, 3, 4, 4)
-    real = torch.stack([torch.full((3, 4, 4), v) for v in (0.3, 0.6, 0.9)])
-    adversarial = float(torch.log(torch.tensor(2.0)))
-    loss = generator_loss(undecided, fake, torch.zeros(3, 5), torch.zeros(3, 5), 0.0, real, 10.0, mask)  # type: ignore[arg-type]
-    assert float(loss) == pytest.approx(adversarial + 10.0 * 0.3 / 3, rel=1e-5)  # only the first picture, mean of 3
-    loss = generator_loss(undecided, fake, torch.zeros(3, 5), torch.zeros(3, 5), 0.0, real, 10.0)  # type: ignore[arg-type]
-    assert float(loss) == pytest.approx(adversarial + 10.0 * 0.6, rel=1e-5)
-
-
 def test_an_omit_rate_of_one_leaves_only_shape_and_colour_unless_the_background_comes_first() -> None:
     import numpy as np
 

@@ -336,10 +336,6 @@ GAN_OMIT_RATE = typer.Option(
     help="Leave each of size, position and background out of a training caption with this probability "
     "(default 0.2, 0.1, 0.2); more trains captions that name little, as two spoken words do.",
 )  # fmt: skip
-GAN_L1_PLACED_ONLY = typer.Option(
-    False, "--l1-placed-only",
-    help="The L1 term only for captions naming size and position (elsewhere the scene is one right picture of many).",
-)  # fmt: skip
 
 
 @app.command("cgan")
@@ -367,7 +363,6 @@ def train_cgan(
     attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
     l1_weight: float = GAN_L1_WEIGHT,
     omit_rate: float | None = GAN_OMIT_RATE,
-    l1_placed_only: bool = GAN_L1_PLACED_ONLY,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -383,7 +378,6 @@ def train_cgan(
     config = attempt(lambda: cgan.CganTrainConfig(
         data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
         learning_rate=learning_rate, attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate,
-        l1_placed_only=l1_placed_only,
         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
         progress=not no_progress,
         model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
@@ -406,7 +400,6 @@ def train_stackgan(
     attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
     l1_weight: float = GAN_L1_WEIGHT,
     omit_rate: float | None = GAN_OMIT_RATE,
-    l1_placed_only: bool = GAN_L1_PLACED_ONLY,
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -422,7 +415,7 @@ def train_stackgan(
     config = attempt(lambda: stackgan.StackGanTrainConfig(
         data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
-        attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate, l1_placed_only=l1_placed_only,
+        attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate,
         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
         progress=not no_progress,
     ))  # fmt: skip

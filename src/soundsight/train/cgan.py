@@ -33,7 +33,7 @@ from soundsight.models.cgan import CganConfig, CganDiscriminator, CganGenerator,
 from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.gan import discriminator_loss, generator_loss, placed_mask, save_sample_grid, val_score
+from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption, draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 from soundsight.word_vectors import POOLINGS, embed_caption, load_word_vectors, pooled_dim
@@ -60,7 +60,6 @@ class CganTrainConfig:
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
     omit_rate: float | None = None  # each of size, position, background left out of a caption; None: P_OMIT's
-    l1_placed_only: bool = False  # the L1 term only where the caption names size and position
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -160,10 +159,7 @@ def main(config: CganTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         named = attribute_targets([spec for _, spec in drawn], accelerator.device)
-        specs = [spec for _, spec in drawn]
-        l1_mask = placed_mask(specs, accelerator.device) if config.l1_placed_only else None
-        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight, real, config.l1_weight,
-                                l1_mask)  # fmt: skip
+        g_loss = generator_loss(discriminator, fake, right, named, config.attribute_weight, real, config.l1_weight)
         if stats is not None:
             g_loss = g_loss + config.kl_coefficient * kl_loss(stats)
         accelerator.backward(g_loss)

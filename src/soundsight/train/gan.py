@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from soundsight.shapes.captions import CaptionSpec
 from soundsight.train.attributes import attribute_loss
 from soundsight.train.scenes import to_uint8
 
@@ -38,27 +37,17 @@ def discriminator_loss(discriminator: torch.nn.Module, real: torch.Tensor, fake:
 
 def generator_loss(discriminator: torch.nn.Module, fake: torch.Tensor, right: torch.Tensor,
                    named_attributes: torch.Tensor, attribute_weight: float, real: torch.Tensor | None = None,
-                   l1_weight: float = 0.0, l1_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                   l1_weight: float = 0.0) -> torch.Tensor:  # fmt: skip
     """The non-saturating log(s_f); with an attribute head, the head's cross-entropy on the generated
     pictures against what their captions name, weighted; with `l1_weight`, the mean absolute difference from
-    the real picture the caption was drawn from (pix2pix's L1 term, Isola et al., 2017), weighted, counted
-    only for the pictures `l1_mask` (B,) marks when given."""
+    the real picture the caption was drawn from (pix2pix's L1 term, Isola et al., 2017), weighted."""
     logits, attributes = discriminator(fake, right)
     loss = adversarial_loss(logits, True)
     if attributes is not None:
         loss = loss + attribute_weight * attribute_loss(attributes, named_attributes)
     if l1_weight > 0 and real is not None:
-        per_picture = (fake - real).abs().flatten(1).mean(1)
-        if l1_mask is not None:
-            per_picture = per_picture * l1_mask.to(per_picture.dtype)
-        loss = loss + l1_weight * per_picture.mean()
+        loss = loss + l1_weight * F.l1_loss(fake, real)
     return loss
-
-
-def placed_mask(specs: list[CaptionSpec], device: torch.device | str) -> torch.Tensor:
-    """(B,) True where a caption names the object's size and position: its scene is then the one right
-    picture up to the background, not one of many."""
-    return torch.tensor([s.size is not None and s.position is not None for s in specs], device=device)
 
 
 def val_score(painter: object, captions: list[str]) -> float:

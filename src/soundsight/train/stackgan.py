@@ -47,7 +47,7 @@ from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
 from soundsight.train.diffusion import tokenize
-from soundsight.train.gan import discriminator_loss, generator_loss, placed_mask, save_sample_grid, val_score
+from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
 
@@ -68,7 +68,6 @@ class StackGanTrainConfig:
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
     omit_rate: float | None = None  # each of size, position, background left out of a caption; None: P_OMIT's
-    l1_placed_only: bool = False  # the L1 term only where the caption names size and position
     decay_every: int = 2000  # steps between halvings of the learning rate (the paper: every 100 epochs)
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -210,8 +209,7 @@ def main(config: StackGanTrainConfig) -> Path:
         d_optimizer.zero_grad(set_to_none=True)
 
         g_loss = generator_loss(discriminator, fake, condition, attribute_targets(specs, accelerator.device),
-                                config.attribute_weight, real, config.l1_weight,
-                                placed_mask(specs, accelerator.device) if config.l1_placed_only else None)  # fmt: skip
+                                config.attribute_weight, real, config.l1_weight)  # fmt: skip
         g_loss = g_loss + config.kl_coefficient * kl_loss(mu, log_variance)
         accelerator.backward(g_loss)
         g_optimizer.step()
