@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors import safe_open
 
 from soundsight.backends.cgan import CganPainter
@@ -95,11 +96,16 @@ def test_the_cgan_variants_train(small_build: BuildReport, vectors: Path, tmp_pa
         CganConfig(augmentation="dropout")
     with pytest.raises(ConfigError, match="omit_rate"):
         cgan.CganTrainConfig(omit_rate=1.5)
+    with pytest.raises(ConfigError, match="weights_dtype"):
+        cgan.CganTrainConfig(weights_dtype="int8")
     cgan.main(_config(small_build, vectors, tmp_path / "ca", 1, model={"augmentation": "ca", "pooling": "slots"},
                       wrong_text="random", sample_every=0, attribute_weight=1.0, l1_weight=10.0,
-                      omit_rate=0.5))  # fmt: skip
+                      omit_rate=0.5, weights_dtype="float16"))  # fmt: skip
     settings = json.loads((tmp_path / "ca" / "config.json").read_text())
     assert settings["omit_rate"] == 0.5
+    with safe_open(str(tmp_path / "ca" / "model" / "generator.safetensors"), "pt") as generator:
+        dtypes = {name: generator.get_tensor(name).dtype for name in generator.keys()}
+    assert dtypes["layers.0.weight"] == torch.float16 and dtypes["condition_mean"] == torch.float32
     with safe_open(str(tmp_path / "ca" / "checkpoint-1" / "model_1.safetensors"), "pt") as discriminator:
         head = discriminator.get_tensor("attribute_head.linear.weight")
     assert head.shape == (ATTRIBUTE_LOGITS, 8 * TINY.d_width * 4 * 4)

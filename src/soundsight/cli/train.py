@@ -363,6 +363,9 @@ def train_cgan(
     attribute_weight: float = GAN_ATTRIBUTE_WEIGHT,
     l1_weight: float = GAN_L1_WEIGHT,
     omit_rate: float | None = GAN_OMIT_RATE,
+    weights_dtype: str = typer.Option(
+        "float32", "--weights-dtype", help="The saved generator's weights: float32, or float16 (half the file)."
+    ),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
     sample_every: int = GAN_SAMPLE_EVERY,
     log_every: int = typer.Option(10, "--log-every"),
@@ -378,8 +381,8 @@ def train_cgan(
     config = attempt(lambda: cgan.CganTrainConfig(
         data=data, word_vectors=word_vectors, out=out, wrong_text=wrong_text, steps=steps, batch_size=batch_size,
         learning_rate=learning_rate, attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate,
-        checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,
-        progress=not no_progress,
+        weights_dtype=weights_dtype, checkpoint_every=checkpoint_every, sample_every=sample_every,
+        log_every=log_every, seed=seed, progress=not no_progress,
         model=CganConfig(pooling=pooling, augmentation=augmentation, width=width, d_width=d_width),
     ))  # fmt: skip
     typer.echo(f"saved '{attempt(lambda: cgan.main(config))}'")

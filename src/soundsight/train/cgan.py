@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from safetensors.torch import save_model
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 GENERATOR_WEIGHTS = "generator.safetensors"
 VECTORS_NAME = "vectors.bin"
 WRONG_TEXTS = ("mismatched", "random")
+WEIGHTS_DTYPES = ("float32", "float16")
 STATISTICS_CAPTIONS = 4000  # captions whose vectors give the condition's mean and std
 
 
@@ -60,6 +61,7 @@ class CganTrainConfig:
     attribute_weight: float = 0.0  # > 0: the discriminator's attribute head (train/attributes.py); 0: the paper's
     l1_weight: float = 0.0  # > 0: pix2pix's L1 term to the caption's own scene (pix2pix: 100); 0: the paper's
     omit_rate: float | None = None  # each of size, position, background left out of a caption; None: P_OMIT's
+    weights_dtype: str = "float32"  # the saved generator's weights (float16: half the file; painted in float32)
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -70,6 +72,8 @@ class CganTrainConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every")
+        if self.weights_dtype not in WEIGHTS_DTYPES:
+            raise ConfigError(f"weights_dtype {self.weights_dtype!r}: expected one of {', '.join(WEIGHTS_DTYPES)}")
         if self.omit_rate is not None and not 0.0 <= self.omit_rate <= 1.0:
             raise ConfigError(f"omit_rate {self.omit_rate}: expected a probability from 0 to 1")
         if self.wrong_text not in WRONG_TEXTS:
@@ -78,13 +82,16 @@ class CganTrainConfig:
             raise ConfigError(f"pooling {self.model.pooling!r}: expected one of {', '.join(POOLINGS)}")
 
 
-def save_cgan(folder: Path, generator: CganGenerator, vectors_file: Path) -> None:
-    """config.json, the generator's weights and the word vectors it reads, moved into place whole."""
+def save_cgan(folder: Path, generator: CganGenerator, vectors_file: Path, weights_dtype: str = "float32") -> None:
+    """config.json, the generator's weights (its parameters in `weights_dtype`; the condition's statistics and batch
+    norm's stay float32) and the word vectors it reads, moved into place whole."""
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     generator.config.save(partial)
-    save_model(generator, str(partial / GENERATOR_WEIGHTS))
+    parameters, dtype = {name for name, _ in generator.named_parameters()}, getattr(torch, weights_dtype)
+    state = {k: (v.to(dtype) if k in parameters else v).contiguous() for k, v in generator.state_dict().items()}
+    save_file(state, str(partial / GENERATOR_WEIGHTS))
     shutil.copyfile(vectors_file, partial / VECTORS_NAME)
     # it paints only this world (the prompt builder and the world's checks follow); steps and guidance unused
     (partial / PAINT_SETTINGS_FILE).write_text(json.dumps({"world": SHAPES_WORLD, "steps": 1, "guidance": 0.0}) + "\n")
@@ -176,7 +183,7 @@ def main(config: CganTrainConfig) -> Path:
     final = out / "model"
     if accelerator.is_main_process:
         trained = accelerator.unwrap_model(generator).cpu().eval()
-        save_cgan(final, trained, config.word_vectors)
+        save_cgan(final, trained, config.word_vectors, config.weights_dtype)
         from soundsight.loading import load_cgan
 
         score = val_score(load_cgan(final), val_captions[: config.validate_captions])

@@ -39,6 +39,7 @@ MAY_CHANGE_ON_RESUME = frozenset({
     "steps", "max_train_steps", "log_every", "checkpoint_every", "checkpointing_steps", "keep_checkpoints",
     "validate_every", "validation_steps", "progress", "device", "workers", "resume", "out", "output_dir",
     "validate_clips", "validate_captions", "validate_images", "validation_prompts", "sample_steps", "guidance",
+    "weights_dtype",
 })  # fmt: skip
 TENSOR, DICT, TUPLE, ARRAY = "__tensor__", "__dict__", "__tuple__", "__ndarray__"
 
