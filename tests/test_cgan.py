@@ -13,7 +13,7 @@ from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig
 from soundsight.loading import load_painter, painter_backend
-from soundsight.models.cgan import CganConfig
+from soundsight.models.cgan import CganConfig, CganGenerator
 from soundsight.shapes.build import BuildReport
 from soundsight.train import cgan, word_vectors
 from soundsight.train.attributes import ATTRIBUTE_LOGITS
@@ -59,6 +59,37 @@ def _config(build: BuildReport, vectors: Path, out: Path, steps: int, **extra: o
 def _losses(out: Path) -> dict[int, tuple[float, float]]:
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return {row["step"]: (row["loss"], row["d_loss"]) for row in rows if "loss" in row}
+
+
+def test_free_attributes_are_drawn_as_the_spec_draws_scenes() -> None:
+    from soundsight.shapes.captions import CaptionSpec, draw_free_attributes
+
+    rng = np.random.default_rng(0)
+    drawn = [draw_free_attributes(CaptionSpec("star", "red"), rng) for _ in range(400)]
+    assert all(d.background != "red" and (d.size == "small" or d.position == "center") for d in drawn)
+    assert {d.size for d in drawn} == {"small", "big"} and len({d.position for d in drawn}) == 5
+    assert len({d.background for d in drawn}) == 7
+    named = CaptionSpec("star", "red", position="left", background="blue")
+    only = CaptionSpec("star", "red", "small", "left", "blue")
+    assert {draw_free_attributes(named, rng) for _ in range(50)} == {only}
+    assert {draw_free_attributes(CaptionSpec("star", "red", "big"), rng).position for _ in range(50)} == {"center"}
+
+
+def test_the_slots_painter_draws_what_a_caption_leaves_free_from_the_seed(vectors: Path) -> None:
+    loaded = load_word_vectors(vectors)
+    painter = CganPainter("tiny", CganGenerator(CganConfig(**{**TINY.__dict__, "pooling": "slots",
+                                                               "condition_dim": 80})), loaded)  # fmt: skip
+    free = [painter._condition("a red star", seed) for seed in range(6)]
+    assert all(c[16:32].tolist() == loaded["red"].tolist() and c[32:48].tolist() == loaded["star"].tolist()
+               for c in free)  # fmt: skip
+    assert all(c[:16].any() and c[64:].any() for c in free)  # a size and a background drawn, not zeros
+    assert len({c.tobytes() for c in free}) > 1 and np.array_equal(free[0], painter._condition("a red star", 0))
+    full = "a small red star on the left on a blue background"
+    assert np.array_equal(painter._condition(full, 3), embed_caption(full, loaded, "slots"))
+    pictures = painter.paint(["a red star", "a red star"], GenerateConfig(), [5, 5])
+    assert np.array_equal(pictures[0], pictures[1])
+    minmax = CganPainter("tiny", CganGenerator(CganConfig(**{**TINY.__dict__, "condition_dim": 32})), loaded)
+    assert np.array_equal(minmax._condition("a red star", 1), embed_caption("a red star", loaded))
 
 
 def test_the_cgan_trains_resumes_and_paints_one_picture_per_seed(small_build: BuildReport, vectors: Path,

@@ -4,7 +4,7 @@ Vectors are read in the word2vec format by gensim's `load_word2vec_format` (whic
 (`soundsight train word-vectors`) or a user's own. Poolings: the paper's element-wise min and max of the
 caption's word vectors stacked ("minmax", 2 x dim, word order lost), their mean ("mean", dim), and one vector
 per caption slot ("slots": size, colour, shape, position, background, 5 x dim, zeros where the caption leaves
-one free), which keeps what each word describes.
+one free, or a value drawn for it), which keeps what each word describes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from soundsight.errors import ConfigError, PromptError
-from soundsight.shapes.captions import normalize_text, parse_caption, split_lead_in
+from soundsight.shapes.captions import draw_free_attributes, normalize_text, parse_caption, split_lead_in
 
 if TYPE_CHECKING:
     from gensim.models import KeyedVectors
@@ -47,8 +47,13 @@ def _vector(vectors: KeyedVectors, word: str | None) -> np.ndarray:
     return np.asarray(vectors[word], dtype=np.float32)
 
 
-def embed_caption(text: str, vectors: KeyedVectors, pooling: str = "minmax") -> np.ndarray:
-    """(pooled_dim,) float32 of `text`; words without a vector are skipped (all zeros if none has one)."""
+def embed_caption(text: str, vectors: KeyedVectors, pooling: str = "minmax",
+                  free_slots: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+    """(pooled_dim,) float32 of `text`; words without a vector are skipped (all zeros if none has one).
+
+    "slots" with a `free_slots` generator: what the caption leaves free (size, position, background) is drawn
+    from it as the spec draws scenes, instead of left as zeros.
+    """
     if pooling not in POOLINGS:
         raise ConfigError(f"pooling {pooling!r}: expected one of {', '.join(POOLINGS)}")
     if pooling == "slots":
@@ -56,6 +61,8 @@ def embed_caption(text: str, vectors: KeyedVectors, pooling: str = "minmax") -> 
             spec = parse_caption(text)
         except PromptError:
             return np.zeros(pooled_dim(vectors, pooling), dtype=np.float32)
+        if free_slots is not None and not spec.is_subject:
+            spec = draw_free_attributes(spec, free_slots)
         return np.concatenate([_vector(vectors, getattr(spec, slot)) for slot in SLOTS])
     words = split_lead_in(normalize_text(text))[1].split()
     known = [np.asarray(vectors[w], dtype=np.float32) for w in words if w in vectors.key_to_index]

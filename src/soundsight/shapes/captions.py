@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from soundsight.shapes.spec import (
     COLORS,
     LEAD_INS,
     POSITION_PHRASES,
+    POSITIONS,
     SHAPES,
     SIZE_WORDS,
     SUBJECT_SHAPE,
@@ -41,6 +42,17 @@ class CaptionSpec:
     @property
     def is_subject(self) -> bool:
         return self.color == SUBJECT_TOKEN
+
+
+def draw_free_attributes(spec: CaptionSpec, rng: np.random.Generator) -> CaptionSpec:
+    """`spec` with what it leaves free drawn as the spec draws scenes: small or big at even odds, a small object
+    anywhere, a big one at the center, a background of another colour than the object's."""
+    size = spec.size
+    if size is None:
+        size = "small" if spec.position not in (None, *BIG_POSITIONS) or rng.random() < 0.5 else "big"
+    position = spec.position or (str(rng.choice(POSITIONS)) if size == "small" else BIG_POSITIONS[0])
+    background = spec.background or str(rng.choice([c for c in COLORS if c != spec.color]))
+    return replace(spec, size=size, position=position, background=background)
 
 
 def normalize_text(text: str) -> str:
