@@ -5,7 +5,8 @@
 - on the test captions naming a background, how often the object's colour and the background's swap (min/max
   pooling gives "a red star on a blue background" and "a blue star on a red background" one vector);
 - the novel split's captions.
-Each painter paints caption i from seed i, read back by the verifier at 64 px.
+Each painter paints caption i from seed i, read back by the verifier at 64 px; the model alone, as `evaluate image
+--unchecked` scores it (no picture is painted again).
 Run: python benchmarks/eval_word_gan.py --data runs/shapes --image-model cgan --image-model runs/cgan-x/model
   ->  benchmarks/results/word_gan_captions.json (--name), and a grid of the two-word captions per painter beside it
 """
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 from common import RESULTS, write
 
+from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.evaluate.image_model import paint_prompts, score_painted, split_rows
 from soundsight.evaluate.shapes import ShapesScores
 from soundsight.generate import GenerateConfig
@@ -50,6 +52,8 @@ def two_word_captions(seeds: int) -> list[str]:
 
 def evaluate(name: str, data: Path, limit: int | None, seeds: int, grid: Path) -> dict[str, Any]:
     painter = load_painter(name)
+    if isinstance(painter, ShapesWorldPainter):
+        painter = painter.inner
     config = GenerateConfig()
     test = [row["caption"] for row in split_rows(data, "scenes", "test")][:limit]
     novel = [row["caption"] for row in split_rows(data, "scenes", "novel")][:limit]
