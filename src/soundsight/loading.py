@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from soundsight.backends.stackgan import StackGanPainter
     from soundsight.backends.whisper import WhisperAsr
     from soundsight.models.audio_adapter import AudioAdapter
+    from soundsight.models.char_cnn_rnn import CharCnnRnn
     from soundsight.models.sound_gate import SoundGate
+    from soundsight.models.stackgan import ClipCaptionEmbedding, StackGanConfig
     from soundsight.models.vocoder import Vocoder
     from soundsight.models.word_classifier import WordClassifier
 
@@ -598,7 +600,7 @@ def load_stackgan(folder: Path, *, stage: int | None = None, name: str | None = 
     stage2.safetensors), painting with its last stage or `stage`; prompts embedded by the bundled image
     model's text encoder, as in training."""
     from soundsight.backends.stackgan import StackGanPainter
-    from soundsight.models.stackgan import MODEL_TYPE, StackGanConfig, Stage1Generator, Stage2Generator
+    from soundsight.models.stackgan import CHAR_CNN_RNN, MODEL_TYPE, StackGanConfig, Stage1Generator, Stage2Generator
 
     label = name or str(folder)
     try:
@@ -621,12 +623,37 @@ def load_stackgan(folder: Path, *, stage: int | None = None, name: str | None = 
             load_weights_into(stage2, folder / STACKGAN_WEIGHTS[2])
     except (ConfigError, OSError, ValueError, RuntimeError) as e:
         raise ModelNotFoundError(f"image model '{label}': not a StackGAN this version reads ({e})") from e
-    text_model = bundled_image_model_dir()
-    text_encoder = load_denoiser(text_model)[0]
-    tokenizer = load_tokenizer_folder(text_model / "tokenizer")
     target = torch.device(device)
-    return StackGanPainter(label, config, stage1.to(target), stage2.to(target) if stage2 else None,
-                           text_encoder.to(target), tokenizer)  # fmt: skip
+    captions = load_caption_embedding(config, folder / CHAR_CNN_RNN, label).to(target)
+    return StackGanPainter(label, config, stage1.to(target), stage2.to(target) if stage2 else None, captions)
+
+
+def load_caption_embedding(config: StackGanConfig, char_cnn_rnn: Path, label: str) -> ClipCaptionEmbedding | CharCnnRnn:
+    """What embeds a StackGAN's captions: the char-CNN-RNN in `char_cnn_rnn` when `config` reads one, else the
+    bundled image model's text encoder pooled as `config` says."""
+    from soundsight.models.image_model import MAX_TOKENS
+    from soundsight.models.stackgan import ClipCaptionEmbedding
+
+    if config.text_pooling == "char-cnn-rnn":
+        return load_char_cnn_rnn(char_cnn_rnn, label).eval()
+    text_model = bundled_image_model_dir()
+    text_encoder = load_denoiser(text_model)[0].eval().requires_grad_(False)
+    tokenizer = load_tokenizer_folder(text_model / "tokenizer")
+    return ClipCaptionEmbedding(text_encoder, tokenizer, config.text_pooling, MAX_TOKENS)
+
+
+def load_char_cnn_rnn(folder: Path, label: str | None = None) -> CharCnnRnn:
+    """The char-CNN-RNN text encoder `soundsight train char-cnn-rnn` saved in `folder` (its model/ for a run)."""
+    from soundsight.models.char_cnn_rnn import TEXT_WEIGHTS, CharCnnRnn, CharCnnRnnConfig
+
+    folder = folder / "model" if not (folder / TEXT_WEIGHTS).is_file() and (folder / "model").is_dir() else folder
+    name = label or str(folder)
+    try:
+        model = CharCnnRnn(CharCnnRnnConfig.from_dict(json.loads((folder / CONFIG_NAME).read_text())))
+        load_weights_into(model, folder / TEXT_WEIGHTS)
+    except (ConfigError, OSError, ValueError, RuntimeError) as e:
+        raise ModelNotFoundError(f"char-CNN-RNN '{name}': not one this version reads ({e})") from e
+    return model
 
 
 def load_cgan_painter(name: str | Path, *, device: str = "auto", lora: Path | str | None = None,

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from soundsight.errors import ConfigError
 from soundsight.generate import GenerateConfig, PainterCapabilities
-from soundsight.models.image_model import MAX_TOKENS
-from soundsight.models.stackgan import StackGanConfig, Stage1Generator, Stage2Generator, text_embedding
+from soundsight.models.char_cnn_rnn import CharCnnRnn
+from soundsight.models.stackgan import ClipCaptionEmbedding, StackGanConfig, Stage1Generator, Stage2Generator
 from soundsight.runtime import Runtime
+from soundsight.shapes.captions import fill_caption
 from soundsight.shapes.spec import CANVAS_PX
 
 CAPABILITIES = PainterCapabilities()  # no steps, guidance, scheduler, negative prompt, embeddings, LoRA or sizes
+FREE_ATTRIBUTES_STREAM = 1  # the seed's stream for what a caption leaves free, apart from torch's z and c
 
 
 def to_canvas(images: np.ndarray) -> np.ndarray:
@@ -28,18 +28,18 @@ def to_canvas(images: np.ndarray) -> np.ndarray:
 
 
 class StackGanPainter:
-    """Paints a prompt from its text embedding (the text encoder's pooled output) and a noise vector per seed."""
+    """Paints a prompt from its text embedding (the text encoder's pooled output, or char-CNN-RNN's) and a noise
+    vector per seed; with `config.fill_free`, what the prompt leaves free is drawn from the seed first."""
 
     capabilities = CAPABILITIES
 
     def __init__(self, name: str, config: StackGanConfig, stage1: Stage1Generator, stage2: Stage2Generator | None,
-                 text_encoder: torch.nn.Module, tokenizer: Any) -> None:  # fmt: skip
+                 captions: ClipCaptionEmbedding | CharCnnRnn) -> None:  # fmt: skip
         self.name = name
         self.config = config
         self.stage1 = stage1.eval()
         self.stage2 = stage2.eval() if stage2 is not None else None
-        self._text_encoder = text_encoder.eval()
-        self.tokenizer = tokenizer
+        self.captions = captions.eval()
         self.runtime = Runtime("torch", "float32", str(next(stage1.parameters()).device.type))
 
     @property
@@ -48,18 +48,22 @@ class StackGanPainter:
 
     @property
     def text_encoder(self) -> torch.nn.Module | None:
-        return self._text_encoder
+        return self.captions.text_encoder if isinstance(self.captions, ClipCaptionEmbedding) else None
 
     def sampler_name(self, scheduler: str | None) -> str:
         return "StackGAN" if self.stage2 is not None else "StackGAN stage I"
 
     def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
-        """(N, 1, D): each prompt's text embedding (models/stackgan.text_embedding), what the generators read."""
-        device = next(self.stage1.parameters()).device
-        ids = self.tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS,
-                             truncation=True, return_tensors="pt").input_ids  # as in training  # fmt: skip
+        """(N, 1, D): each prompt's text embedding, what the generators read (as written: nothing filled in)."""
         with torch.no_grad():
-            return text_embedding(self._text_encoder(ids.to(device)), self.config.text_pooling)[:, None]
+            return self.captions.embed(prompts)[:, None]
+
+    def filled(self, prompts: list[str], seeds: list[int]) -> list[str]:
+        """The prompts as painted: with `fill_free`, each with what it leaves free drawn from its seed."""
+        if not self.config.fill_free:
+            return list(prompts)
+        return [fill_caption(p, np.random.default_rng([int(s), FREE_ATTRIBUTES_STREAM])) for p, s in zip(prompts, seeds,
+                strict=True)]  # fmt: skip
 
     @torch.no_grad()
     def paint(self, prompts: list[str] | None, config: GenerateConfig, seeds: list[int], *,
@@ -68,7 +72,7 @@ class StackGanPainter:
         """(N, H, W, 3) in [0, 1]; picture i's noise and conditioning draw come from seeds[i] alone."""
         if prompts is None:
             raise ConfigError(f"image model '{self.name}' paints from text only")
-        embedding = self.encode_prompts(prompts)[:, 0]
+        embedding = self.encode_prompts(self.filled(prompts, seeds))[:, 0]
         pictures = []
         for i, seed in enumerate(seeds):
             draw = torch.Generator().manual_seed(int(seed))

@@ -388,6 +388,34 @@ def train_cgan(
     typer.echo(f"saved '{attempt(lambda: cgan.main(config))}'")
 
 
+@app.command("char-cnn-rnn")
+def train_char_cnn_rnn(
+    data: Path = typer.Option(Path("runs/shapes"), "--data", help="A `shapes build` folder with scenes/."),
+    out: Path = typer.Option(Path("runs/char-cnn-rnn"), "--out", help="Checkpoints, log, the model in model/."),
+    steps: int = typer.Option(3000, "--steps"),
+    batch_size: int = typer.Option(128, "--batch-size", help="Scenes a step; each caption is matched among them."),
+    learning_rate: float = typer.Option(1e-3, "--learning-rate"),
+    omit_rate: float | None = GAN_OMIT_RATE,
+    checkpoint_every: int = typer.Option(250, "--checkpoint-every"),
+    log_every: int = typer.Option(10, "--log-every"),
+    seed: int = typer.Option(0, "--seed"),
+    no_progress: bool = NO_PROGRESS,
+) -> None:
+    """Train the char-CNN-RNN text embedding (Reed et al.) with a picture encoder on Spoken Shapes scenes, for
+    StackGAN (`train stackgan --text-encoder`); run again to resume."""
+    from soundsight.train import char_cnn_rnn
+
+    log_progress()
+    quiet_libraries()
+    config = attempt(lambda: char_cnn_rnn.CharCnnRnnTrainConfig(
+        data=data, out=out, steps=steps, batch_size=batch_size, learning_rate=learning_rate, omit_rate=omit_rate,
+        checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, progress=not no_progress,
+    ))  # fmt: skip
+    final = attempt(lambda: char_cnn_rnn.main(config))
+    card = json.loads((final / "training.json").read_text())
+    typer.echo(f"saved '{final}': val captions retrieve a scene they describe {percent(card['val_retrieval'])}")
+
+
 @app.command("stackgan")
 def train_stackgan(
     stage: int = typer.Option(..., "--stage", help="1: 64 px from text; 2: 128 px from Stage I's picture and text."),
@@ -396,6 +424,14 @@ def train_stackgan(
     stage1: Path | None = typer.Option(None, "--stage1", help="Stage II: the Stage-I model or run it refines."),
     width: int = typer.Option(32, "--width", help="The generators' gf_dim (the paper: 128)."),
     d_width: int = typer.Option(32, "--d-width", help="The discriminators' df_dim (the paper: 64)."),
+    text_encoder: Path | None = typer.Option(
+        None, "--text-encoder", help="Stage I: a char-CNN-RNN (`train char-cnn-rnn`) embeds the captions, not our SD's."
+    ),
+    fill_free: bool = typer.Option(
+        False, "--fill-free",
+        help="Stage I: what a caption leaves free is drawn from the seed and written in before it is embedded; "
+        "trains on captions that name everything.",
+    ),
     steps: int = GAN_STEPS,
     batch_size: int = GAN_BATCH,
     learning_rate: float = GAN_LEARNING_RATE,
@@ -416,7 +452,8 @@ def train_stackgan(
     log_progress()
     quiet_libraries()
     config = attempt(lambda: stackgan.StackGanTrainConfig(
-        data=data, out=out, stage=stage, stage1=stage1, model=StackGanConfig(width=width, d_width=d_width),
+        data=data, out=out, stage=stage, stage1=stage1, text_encoder=text_encoder,
+        model=StackGanConfig(width=width, d_width=d_width, fill_free=fill_free),
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
         attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate,
         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,

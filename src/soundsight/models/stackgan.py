@@ -24,7 +24,9 @@ from soundsight.errors import ConfigError
 MODEL_TYPE = "soundsight-stackgan"
 # The bundled text encoder's pooler output (its end token's state) reads the background of a caption back for 31%
 # of captions by a linear probe, the mean of its last hidden states for 100% (3,000 train captions, measured).
-TEXT_POOLINGS = ("mean", "eos")
+# "char-cnn-rnn": the paper's text embedding instead (models/char_cnn_rnn.py), saved in the model's CHAR_CNN_RNN.
+TEXT_POOLINGS = ("mean", "eos", "char-cnn-rnn")
+CHAR_CNN_RNN = "char_cnn_rnn"
 
 
 def text_embedding(output: object, pooling: str) -> torch.Tensor:
@@ -35,10 +37,32 @@ def text_embedding(output: object, pooling: str) -> torch.Tensor:
     return output.last_hidden_state.mean(dim=1)  # type: ignore[attr-defined]
 
 
+class ClipCaptionEmbedding(nn.Module):
+    """Captions -> (B, D) by a CLIP text encoder (text_embedding's pooling), as the generators read them."""
+
+    def __init__(self, text_encoder: nn.Module, tokenizer: object, pooling: str, max_tokens: int) -> None:
+        super().__init__()
+        self.text_encoder = text_encoder
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.max_tokens = max_tokens
+
+    @torch.no_grad()
+    def embed(self, captions: list[str]) -> torch.Tensor:
+        ids = self.tokenizer(captions, padding="max_length", max_length=self.max_tokens, truncation=True,  # type: ignore[operator]
+                             return_tensors="pt").input_ids  # fmt: skip
+        device = next(self.text_encoder.parameters()).device
+        return text_embedding(self.text_encoder(ids.to(device)), self.pooling)
+
+
 @dataclass(frozen=True)
 class StackGanConfig:
     embedding_dim: int = 128  # the text embedding it is conditioned on (the text encoder's width)
-    text_pooling: str = "mean"  # "mean" of the encoder's last hidden states, or its "eos" pooler output
+    text_pooling: str = "mean"  # "mean" of the encoder's last hidden states, its "eos" pooler output, or char-cnn-rnn
+    # True: what a caption leaves free (size, position, background) is drawn from the seed and written into it
+    # before it is embedded, and training captions name everything (a GAN shown captions that leave an attribute
+    # free paints a blend of its values)
+    fill_free: bool = False
     condition_dim: int = 128  # c (the paper: 128)
     noise_dim: int = 100  # z (the paper: 100)
     width: int = 32  # generators' gf_dim (the paper: 128)

@@ -55,6 +55,14 @@ def draw_free_attributes(spec: CaptionSpec, rng: np.random.Generator) -> Caption
     return replace(spec, size=size, position=position, background=background)
 
 
+def fill_caption(text: str, rng: np.random.Generator) -> str:
+    """The caption `text` with what it leaves free drawn (draw_free_attributes) and written in, synonyms from `rng`.
+
+    Raises PromptError naming the caption when it is outside the grammar.
+    """
+    return write_caption(draw_free_attributes(parse_caption(text), rng), rng)
+
+
 def normalize_text(text: str) -> str:
     """Return `text` normalised as the spec scores it: lower case, letters only, "an" -> "a"."""
     words = re.sub(r"[^a-z]", " ", text.lower()).split()

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,31 @@ from safetensors.torch import save_model
 from torch.optim.lr_scheduler import StepLR
 from tqdm.auto import tqdm
 
-from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD, bundled_image_model_dir
+from soundsight.defaults import PAINT_SETTINGS_FILE, SHAPES_WORLD
 from soundsight.errors import ConfigError
 from soundsight.files import read_jsonl, save_text
-from soundsight.loading import STACKGAN_WEIGHTS, load_denoiser, load_stackgan, load_tokenizer_folder, load_weights_into
+from soundsight.loading import (
+    STACKGAN_WEIGHTS,
+    load_caption_embedding,
+    load_char_cnn_rnn,
+    load_stackgan,
+    load_weights_into,
+)
+from soundsight.models.char_cnn_rnn import TEXT_WEIGHTS
 from soundsight.models.stackgan import (
+    CHAR_CNN_RNN,
     Discriminator,
     StackGanConfig,
     Stage1Generator,
     Stage2Generator,
     kl_loss,
-    text_embedding,
 )
+from soundsight.shapes.captions import fill_caption
 from soundsight.shapes.plan import plan_item
 from soundsight.shapes.render import render_scene
 from soundsight.train.attributes import AttributeHead, attribute_targets
 from soundsight.train.batches import batch_indices, process_share
 from soundsight.train.checkpoints import resume
-from soundsight.train.diffusion import tokenize
 from soundsight.train.gan import discriminator_loss, generator_loss, save_sample_grid, val_score
 from soundsight.train.scenes import draw_caption_spec, load_scenes, to_model_range
 from soundsight.train.steps import check_batch_split, check_positive, end_step
@@ -61,6 +68,8 @@ class StackGanTrainConfig:
     stage: int = 1
     stage1: Path | None = None  # Stage II: the Stage-I model (or its run folder) it refines
     model: StackGanConfig = field(default_factory=StackGanConfig)
+    # Stage I: a char-CNN-RNN (`train char-cnn-rnn`) embeds the captions instead of the bundled text encoder
+    text_encoder: Path | None = None
     steps: int = 6000
     batch_size: int = 64  # the paper's
     learning_rate: float = 2e-4  # the paper's, both networks
@@ -85,6 +94,16 @@ class StackGanTrainConfig:
             raise ConfigError(f"--stage {self.stage}: expected 1 or 2")
         if self.stage == 2 and self.stage1 is None:
             raise ConfigError("--stage 2: name the Stage-I model it refines (--stage1 PATH)")
+        if self.stage == 2 and self.text_encoder is not None:
+            raise ConfigError("--text-encoder: Stage II reads the captions as its Stage I does")
+
+
+def text_encoder_folder(path: Path) -> Path:
+    """A char-CNN-RNN model folder: `path` itself, or the model/ of a `train char-cnn-rnn` run folder."""
+    folder = path / "model" if not (path / TEXT_WEIGHTS).is_file() and (path / "model").is_dir() else path
+    if not (folder / TEXT_WEIGHTS).is_file():
+        raise ConfigError(f"--text-encoder '{path}': no {TEXT_WEIGHTS} there (soundsight train char-cnn-rnn)")
+    return folder
 
 
 def stage_folder(path: Path) -> Path:
@@ -111,11 +130,17 @@ def scenes_at(data: Path, split: str, count: int, side: int, cache: Path, progre
     return np.load(target, mmap_mode="r")
 
 
-def save_stackgan(folder: Path, config: StackGanConfig, generators: dict[int, torch.nn.Module]) -> None:
-    """config.json (with the stages it holds) and one safetensors file per stage, moved into place whole."""
+def save_stackgan(folder: Path, config: StackGanConfig, generators: dict[int, torch.nn.Module],
+                  char_cnn_rnn: Path | None = None) -> None:  # fmt: skip
+    """config.json (with the stages it holds), one safetensors file per stage and the char-CNN-RNN text encoder
+    (its config and weights, from the model folder `char_cnn_rnn`) it reads, moved into place whole."""
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    if char_cnn_rnn is not None:
+        (partial / CHAR_CNN_RNN).mkdir()
+        for name in ("config.json", TEXT_WEIGHTS):
+            shutil.copyfile(char_cnn_rnn / name, partial / CHAR_CNN_RNN / name)
     config.save(partial)
     settings = json.loads((partial / "config.json").read_text())
     (partial / "config.json").write_text(json.dumps({**settings, "stages": sorted(generators)}, indent=2) + "\n")
@@ -137,10 +162,11 @@ def main(config: StackGanTrainConfig) -> Path:
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     show = config.progress and accelerator.is_main_process
-    text_model = bundled_image_model_dir()
-    tokenizer = load_tokenizer_folder(text_model / "tokenizer")
-    text_encoder = load_denoiser(text_model)[0].eval().requires_grad_(False).to(accelerator.device)
-    model_config = config.model
+    model_config, char_cnn_rnn = config.model, None
+    if config.text_encoder is not None:
+        char_cnn_rnn = text_encoder_folder(config.text_encoder)
+        dim = load_char_cnn_rnn(char_cnn_rnn).config.embedding_dim
+        model_config = replace(model_config, text_pooling="char-cnn-rnn", embedding_dim=dim)
     stage1 = Stage1Generator(model_config)
     if config.stage == 2:
         assert config.stage1 is not None
@@ -148,6 +174,8 @@ def main(config: StackGanTrainConfig) -> Path:
         if not (stage1_folder / STACKGAN_WEIGHTS[1]).is_file():
             raise ConfigError(f"--stage1 '{config.stage1}': no {STACKGAN_WEIGHTS[1]} there (train --stage 1 first)")
         model_config = StackGanConfig.from_dict(json.loads((stage1_folder / "config.json").read_text()))
+        if model_config.text_pooling == "char-cnn-rnn":
+            char_cnn_rnn = stage1_folder / CHAR_CNN_RNN
         stage1 = Stage1Generator(model_config)
         load_weights_into(stage1, stage1_folder / STACKGAN_WEIGHTS[1])
         stage1.eval().requires_grad_(False).to(accelerator.device)
@@ -156,6 +184,9 @@ def main(config: StackGanTrainConfig) -> Path:
         targets = scenes.pixels if config.stage == 1 else scenes_at(
             config.data, "train", len(scenes.pixels) // 2, model_config.stage2_size, out / "cache", show)  # fmt: skip
     val_captions = [row["caption"] for row in read_jsonl(config.data / "scenes" / "val" / "metadata.jsonl")]
+    captions_model = load_caption_embedding(model_config, char_cnn_rnn or Path(), str(config.text_encoder))
+    captions_model.requires_grad_(False).to(accelerator.device)
+    omit_rate = 0.0 if model_config.fill_free else config.omit_rate  # filled in before painting: name everything
 
     generator: torch.nn.Module = stage1 if config.stage == 1 else Stage2Generator(model_config)
     side = model_config.stage1_size if config.stage == 1 else model_config.stage2_size
@@ -187,11 +218,10 @@ def main(config: StackGanTrainConfig) -> Path:
         rows = process_share(batch_indices(step, len(targets), config.batch_size, config.seed),
                              accelerator.process_index, accelerator.num_processes)  # fmt: skip
         real = torch.from_numpy(to_model_range(np.asarray(targets[rows]))).to(accelerator.device)
-        drawn = [draw_caption_spec(scenes.attributes[r], rng, config.omit_rate) for r in rows]
+        drawn = [draw_caption_spec(scenes.attributes[r], rng, omit_rate) for r in rows]
         captions, specs = [caption for caption, _ in drawn], [spec for _, spec in drawn]
         with torch.no_grad():
-            embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
-                                       model_config.text_pooling)  # fmt: skip
+            embedding = captions_model.embed(captions)
         noise = torch.randn(len(rows), model_config.noise_dim, generator=torch_rng).to(accelerator.device)
         if config.stage == 1:
             fake, mu, log_variance = generator(embedding, noise)
@@ -221,15 +251,15 @@ def main(config: StackGanTrainConfig) -> Path:
         end_step(accelerator, config, out, step, g_loss, bar, start, d_loss=float(d_loss.detach()),
                  lr=g_schedule.get_last_lr()[0])  # fmt: skip
         if accelerator.is_main_process and config.sample_every and step % config.sample_every == 0:
-            _save_samples(accelerator, generator, stage1, model_config, config, tokenizer, text_encoder,
-                          val_captions[:16], out / "samples" / f"step-{step:06d}.png")  # fmt: skip
+            _save_samples(accelerator, generator, stage1, model_config, config, captions_model, val_captions[:16],
+                          out / "samples" / f"step-{step:06d}.png")  # fmt: skip
     bar.close()
 
     final = out / "model"
     if accelerator.is_main_process:
         trained = {1: accelerator.unwrap_model(generator)} if config.stage == 1 else {
             1: stage1, 2: accelerator.unwrap_model(generator)}  # fmt: skip
-        save_stackgan(final, model_config, {s: g.cpu() for s, g in trained.items()})
+        save_stackgan(final, model_config, {s: g.cpu() for s, g in trained.items()}, char_cnn_rnn)
         painter = load_stackgan(final, stage=config.stage)
         score = val_score(painter, val_captions[: config.validate_captions])
         card = {"stage": config.stage, "data": str(config.data), "scenes": len(targets), "steps": config.steps,
@@ -243,13 +273,15 @@ def main(config: StackGanTrainConfig) -> Path:
 
 @torch.no_grad()
 def _save_samples(accelerator: Accelerator, generator: torch.nn.Module, stage1: torch.nn.Module,
-                  model_config: StackGanConfig, config: StackGanTrainConfig, tokenizer: Any,
-                  text_encoder: torch.nn.Module, captions: list[str], path: Path) -> None:  # fmt: skip
-    """A grid (4 wide) of val captions painted from fixed noise, so the grids of a run can be compared."""
+                  model_config: StackGanConfig, config: StackGanTrainConfig, captions_model: Any,
+                  captions: list[str], path: Path) -> None:  # fmt: skip
+    """A grid (4 wide) of val captions painted from fixed noise (and fill), so the grids of a run can be compared."""
     model = accelerator.unwrap_model(generator)
     model.eval()
-    embedding = text_embedding(text_encoder(tokenize(tokenizer, captions).to(accelerator.device)),
-                               model_config.text_pooling)  # fmt: skip
+    if model_config.fill_free:
+        rng = np.random.default_rng(0)
+        captions = [fill_caption(c, rng) for c in captions]
+    embedding = captions_model.embed(captions)
     noise = torch.randn(len(captions), model_config.noise_dim, generator=torch.Generator().manual_seed(0))
     noise = noise.to(accelerator.device)
     if config.stage == 1:
