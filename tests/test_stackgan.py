@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from soundsight.backends.shapes_world import ShapesWorldPainter
 from soundsight.backends.stackgan import StackGanPainter, to_canvas
@@ -121,3 +122,17 @@ def test_evaluate_stackgan_writes_both_stages_and_the_variety(stage2: Path, smal
     assert "object IoU at 128 px" in (out / "report.md").read_text()
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode != 0 and "Traceback" not in again.stderr and str(out) in again.stderr.strip()
+
+
+def test_the_ca_relu_keeps_sigma_at_least_one_and_its_variant_lets_it_shrink() -> None:
+    from soundsight.models.stackgan import ConditioningAugmentation
+
+    embedding = torch.ones(2, 4)
+    for relu, floor in ((True, 1.0), (False, 0.0)):
+        ca = ConditioningAugmentation(StackGanConfig(embedding_dim=4, condition_dim=3, ca_relu=relu))
+        torch.nn.init.zeros_(ca.fc.weight)
+        torch.nn.init.constant_(ca.fc.bias, -4.0)  # mu and log-variance -4 before the ReLU
+        c, mu, log_variance = ca(embedding, torch.Generator().manual_seed(0))
+        assert torch.allclose(log_variance, torch.full_like(log_variance, -4.0 if not relu else 0.0))
+        assert (c - mu).abs().max() > 0.3 if relu else (c - mu).abs().max() < 0.5
+        assert float(torch.exp(0.5 * log_variance).min()) >= floor

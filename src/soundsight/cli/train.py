@@ -427,6 +427,11 @@ def train_stackgan(
     text_encoder: Path | None = typer.Option(
         None, "--text-encoder", help="Stage I: a char-CNN-RNN (`train char-cnn-rnn`) embeds the captions, not our SD's."
     ),
+    ca_relu: bool = typer.Option(
+        True, "--ca-relu/--no-ca-relu",
+        help="The public code's ReLU over the CA's mu and log-variance (sigma >= 1); --no-ca-relu: both linear.",
+    ),
+    kl_coefficient: float = typer.Option(2.0, "--kl-coefficient", help="The CA's KL term's weight (the code's: 2)."),
     fill_free: bool = typer.Option(
         False, "--fill-free",
         help="Stage I: what a caption leaves free is drawn from the seed and written in before it is embedded; "
@@ -453,7 +458,8 @@ def train_stackgan(
     quiet_libraries()
     config = attempt(lambda: stackgan.StackGanTrainConfig(
         data=data, out=out, stage=stage, stage1=stage1, text_encoder=text_encoder,
-        model=StackGanConfig(width=width, d_width=d_width, fill_free=fill_free),
+        model=StackGanConfig(width=width, d_width=d_width, fill_free=fill_free, ca_relu=ca_relu),
+        kl_coefficient=kl_coefficient,
         steps=steps, batch_size=batch_size, learning_rate=learning_rate, decay_every=decay_every,
         attribute_weight=attribute_weight, l1_weight=l1_weight, omit_rate=omit_rate,
         checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, seed=seed,

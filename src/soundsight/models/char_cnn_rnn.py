@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from soundsight.errors import ConfigError
@@ -84,9 +85,12 @@ class CharCnnRnn(nn.Module):
         return self.project(states.mean(dim=1))
 
     def embed(self, captions: list[str]) -> torch.Tensor:
-        """Captions as text -> their embeddings, on this model's device."""
+        """Captions as text -> their embeddings on this model's device, of unit length times sqrt(dim): the
+        cosine space they were trained in, each dimension about unit variance (unscaled, they are small beside
+        the noise of StackGAN's conditioning augmentation)."""
         device = self.project.weight.device
-        return self(character_ids(captions, self.config.max_chars).to(device))
+        raw = self(character_ids(captions, self.config.max_chars).to(device))
+        return F.normalize(raw, dim=1) * self.config.embedding_dim**0.5
 
 
 class PictureEncoder(nn.Module):

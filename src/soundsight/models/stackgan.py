@@ -68,6 +68,9 @@ class StackGanConfig:
     width: int = 32  # generators' gf_dim (the paper: 128)
     d_width: int = 32  # discriminators' df_dim (the paper: 64)
     residual_blocks: int = 2  # Stage II (the paper: 4)
+    # the public code's ReLU over the CA's mu and log-variance: log-variance >= 0, so c's noise has sigma >= 1 however
+    # much the caption says; False (a named variant): both linear, so sigma can shrink where the caption matters
+    ca_relu: bool = True
     stage1_size: int = 64
     stage2_size: int = 128
 
@@ -97,9 +100,10 @@ class ConditioningAugmentation(nn.Module):
         super().__init__()
         self.fc = nn.Linear(config.embedding_dim, 2 * config.condition_dim)
         self.dim = config.condition_dim
+        self.relu = config.ca_relu
 
     def forward(self, embedding: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-        moments = torch.relu(self.fc(embedding))
+        moments = torch.relu(self.fc(embedding)) if self.relu else self.fc(embedding)
         mu, log_variance = moments[:, : self.dim], moments[:, self.dim :]
         if not self.training and generator is None:
             return mu, mu, log_variance

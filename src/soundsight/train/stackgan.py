@@ -1,8 +1,10 @@
 """`soundsight train stackgan --stage 1|2`: StackGAN (models/stackgan.py) on Spoken Shapes scenes.
 
 Each visit to a scene draws a fresh caption of it (train/scenes.py, as the diffusion model is trained), and
-the captions are embedded by the bundled text encoder (the mean of its last hidden states, where the paper
-takes char-CNN-RNN's embedding; its end token's pooler output carries too little of the background). Stage I
+the captions are embedded by the bundled text encoder (the mean of its last hidden states; its end token's
+pooler output carries too little of the background) or, with `text_encoder`, by a char-CNN-RNN trained with
+`train char-cnn-rnn`, the paper's embedding. With the model's `fill_free`, captions name every attribute (the
+painter fills in what a prompt leaves free before embedding it). Stage I
 learns the 64 px scenes; Stage II, with Stage I frozen, learns the same scenes drawn by the renderer at
 128 px. Matching-aware discriminators (real picture and right text, real picture and wrong text, fake picture
 and right text), the generator's loss plus the CA's KL term, Adam 2e-4 with beta1 0.5 and the learning rate
@@ -88,6 +90,8 @@ class StackGanTrainConfig:
 
     def __post_init__(self) -> None:
         check_positive(self, "steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every", "decay_every")
+        if self.kl_coefficient < 0:
+            raise ConfigError(f"kl_coefficient {self.kl_coefficient}: must not be negative")
         if self.omit_rate is not None and not 0.0 <= self.omit_rate <= 1.0:
             raise ConfigError(f"omit_rate {self.omit_rate}: expected a probability from 0 to 1")
         if self.stage not in (1, 2):
