@@ -109,3 +109,9 @@ def test_stackgan_reads_a_char_cnn_rnn_and_fills_what_a_caption_leaves_free(
     assert np.allclose(pictures[0], pictures[2], atol=1e-6) and not np.allclose(pictures[0], pictures[1], atol=1e-3)
     with pytest.raises(ConfigError, match="Stage II reads the captions"):
         StackGanTrainConfig(stage=2, stage1=folder, text_encoder=char_cnn_rnn)
+    train_stackgan(StackGanTrainConfig(data=small_build.out, out=tmp_path / "stage2", stage=2, stage1=out, steps=1,
+                                       batch_size=8, sample_every=0, validate_captions=2, progress=False))  # fmt: skip
+    both = load_stackgan(tmp_path / "stage2" / "model")
+    assert (tmp_path / "stage2" / "model" / CHAR_CNN_RNN / "text.safetensors").is_file()
+    assert torch.equal(both.captions.embed(["a red star"]), painter.captions.embed(["a red star"]))
+    assert both.paint(["a red star"], GenerateConfig(), [3]).shape == (1, 128, 128, 3)
