@@ -136,3 +136,22 @@ def test_the_ca_relu_keeps_sigma_at_least_one_and_its_variant_lets_it_shrink() -
         assert torch.allclose(log_variance, torch.full_like(log_variance, -4.0 if not relu else 0.0))
         assert (c - mu).abs().max() > 0.3 if relu else (c - mu).abs().max() < 0.5
         assert float(torch.exp(0.5 * log_variance).min()) >= floor
+
+
+def test_the_shipped_stackgan_loads_by_name_and_paints_what_the_verifier_reads() -> None:
+    from soundsight.evaluate.image_model import paint_prompts, score_painted
+
+    both, first = load_painter("stackgan"), load_painter("stackgan-1")
+    assert isinstance(both, ShapesWorldPainter) and isinstance(both.inner, StackGanPainter)
+    assert isinstance(first, ShapesWorldPainter) and isinstance(first.inner, StackGanPainter)
+    assert both.inner.native_size == 128 and first.inner.native_size == 64
+    assert both.inner.config.text_pooling == "char-cnn-rnn" and both.inner.config.fill_free
+    # the model alone (never painted again): a regression check of the shipped weights and their text encoder;
+    # "a red star" leaves size, position and background to the seed
+    captions = ["a red star"] * 4 + ["a small blue heart on the left on a yellow background"] * 2
+    for painter in (both, first):
+        images = to_canvas(paint_prompts(painter.inner, captions, GenerateConfig(seed=0), progress=False))
+        verdicts = score_painted(images, captions, [str(i) for i in range(len(captions))]).verdicts
+        assert [v.correct for v in verdicts] == [True] * len(captions)
+        assert len({v.read["background"] for v in verdicts[:4]}) >= 3  # the free background drawn from each seed
+        assert not score_painted(images[:1], ["a blue star"], ["c"]).verdicts[0].correct
