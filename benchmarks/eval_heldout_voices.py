@@ -24,6 +24,7 @@ from common import write
 
 from soundsight.asr import transcribe
 from soundsight.audio import load_audio, trim_silence
+from soundsight.backends.stackgan import to_canvas
 from soundsight.defaults import SHAPES_PAINT, default_asr_model, default_image_model
 from soundsight.errors import SoundSightError
 from soundsight.evaluate.image_model import paint_prompts, score_painted
@@ -58,8 +59,8 @@ def speak(command: list[str], text: str, folder: Path, name: str) -> Path:
     return out
 
 
-def main(per_voice: int, asr_models: list[str]) -> None:
-    painter = load_painter(default_image_model(), device="cpu")
+def main(per_voice: int, asr_models: list[str], image_model: str, results_name: str) -> None:
+    painter = load_painter(image_model, device="cpu")
     plans = [plan_item(SEED, "test", i) for i in range(per_voice)]
     models: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +86,9 @@ def main(per_voice: int, asr_models: list[str]) -> None:
                 prompts.append(prompt)
                 captions.append(plans[i].caption)
                 keys.append((family, voice, i))
-            images = paint_prompts(painter, [p or "nothing" for p in prompts], SHAPES_PAINT, progress=False)
+            # a refused prompt counts as wrong; some caption in the grammar stands in, which every painter takes
+            images = to_canvas(paint_prompts(painter, [p or "a white square" for p in prompts], SHAPES_PAINT,
+                                             progress=False))  # read at the spec's 64 px, as every painter is
             verdicts = score_painted(images, captions, [f"{f}-{v}-{i}" for f, v, i in keys]).verdicts
             painted = [bool(p) for p in prompts]
             wer = score_transcripts(rows, transcripts)
@@ -116,7 +119,8 @@ def main(per_voice: int, asr_models: list[str]) -> None:
                 wer_pct, right_pct = 100 * float(scores["wer"]), 100 * float(scores["pictures_right"])
                 print(f"  {family}: WER {wer_pct:.1f}%, pictures right {right_pct:.1f}%")
     paint = {"steps": SHAPES_PAINT.steps, "guidance": SHAPES_PAINT.guidance}
-    print(f"wrote {write('heldout_voices', {'seed': SEED, 'per_voice': per_voice, 'paint': paint, 'models': models})}")
+    report = {"seed": SEED, "per_voice": per_voice, "image_model": image_model, "paint": paint, "models": models}
+    print(f"wrote {write(results_name, report)}")
 
 
 def write_clips(per_voice: int, folder: Path) -> None:
@@ -170,10 +174,13 @@ if __name__ == "__main__":
     parser.add_argument("--asr-model", action="append", dest="asr_models", default=None)
     parser.add_argument("--write", type=Path, default=None, help="Only write the clips into this new folder.")
     parser.add_argument("--write-words", type=Path, default=None, help="Only write spoken words into this folder.")
+    parser.add_argument("--image-model", default=None, help="The painter [default: our SD].")
+    parser.add_argument("--name", default="heldout_voices", help="The results file's name in benchmarks/results.")
     args = parser.parse_args()
     if args.write_words is not None:
         write_words(args.write_words)
     elif args.write is not None:
         write_clips(args.per_voice, args.write)
     else:
-        main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"])
+        main(args.per_voice, args.asr_models or [default_asr_model(), "moonshine"],
+             args.image_model or default_image_model(), args.name)
